@@ -1,0 +1,1 @@
+"""Domain values: quantities, resources, pods and nodes, scheduling constraints, catalog offerings."""

@@ -1,0 +1,271 @@
+"""API JSON (dicts) → domain values. The one place that knows the shape of Pod, Node, DaemonSet and PDB JSON.
+
+Used by the kube adapter (objects from the API server, sanitised to dicts) and by `plan` (YAML files). Errors
+name the object and the field, so a user with a 2,000-document file knows which one to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from luna_autoscaler.errors import ManifestError, QuantityError
+from luna_autoscaler.models.pod import DaemonSet, DisruptionBudget, Node, OwnerRef, Pod
+from luna_autoscaler.models.resources import ZERO, Resources
+from luna_autoscaler.models.scheduling import (
+    NodeSelector,
+    NodeSelectorTerm,
+    Operator,
+    Requirement,
+    Taint,
+    Toleration,
+)
+
+Json = Mapping[str, Any]
+
+
+def _map(value: object, where: str) -> Json:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ManifestError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ManifestError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _strings(value: object, where: str) -> Mapping[str, str]:
+    mapping = _map(value, where)
+    if not mapping:
+        return MappingProxyType({})
+    return MappingProxyType({str(k): "" if v is None else str(v) for k, v in mapping.items()})
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def object_name(obj: Json) -> str:
+    meta = _map(obj.get("metadata"), "metadata")
+    ns = meta.get("namespace") or "default"
+    return f"{obj.get('kind', 'object')} {ns}/{meta.get('name', '?')}"
+
+
+def _container_requests(container: Json, where: str) -> Resources:
+    """A container's requests, defaulting each missing request to its limit as the API server does."""
+    resources = _map(container.get("resources"), f"{where}.resources")
+    limits = _map(resources.get("limits"), f"{where}.resources.limits")
+    requests = dict(_map(resources.get("requests"), f"{where}.resources.requests"))
+    for name, value in limits.items():
+        requests.setdefault(name, value)
+    return Resources.parse(requests, where=f"{where}.resources")
+
+
+def effective_requests(spec: Json, where: str = "spec") -> Resources:
+    """A pod's requests as the scheduler computes them (k8s.io/component-helpers resource.PodRequests).
+
+    max(sum of containers + restartable init (sidecar) containers, each init container + the sidecars started
+    before it) + pod overhead. One pod slot is counted, so node `pods` capacity is respected too.
+    """
+    total = ZERO
+    for i, c in enumerate(_list(spec.get("containers"), f"{where}.containers")):
+        total = total + _container_requests(_map(c, f"{where}.containers[{i}]"), f"{where}.containers[{i}]")
+    sidecars = ZERO
+    init_peak = ZERO
+    for i, c in enumerate(_list(spec.get("initContainers"), f"{where}.initContainers")):
+        container = _map(c, f"{where}.initContainers[{i}]")
+        reqs = _container_requests(container, f"{where}.initContainers[{i}]")
+        if container.get("restartPolicy") == "Always":
+            total = total + reqs
+            sidecars = sidecars + reqs
+            init_peak = init_peak.maximum(sidecars)
+        else:
+            init_peak = init_peak.maximum(reqs + sidecars)
+    total = total.maximum(init_peak)
+    overhead = Resources.parse(_map(spec.get("overhead"), f"{where}.overhead"), where=f"{where}.overhead")
+    return total + overhead + Resources.of(pods=1)
+
+
+def _requirement(expr: Json, where: str) -> Requirement:
+    key = expr.get("key")
+    if not isinstance(key, str) or not key:
+        raise ManifestError(f"{where}: key is required")
+    try:
+        operator = Operator(expr.get("operator"))
+    except ValueError:
+        raise ManifestError(f"{where}: unknown operator {expr.get('operator')!r}") from None
+    values = tuple(str(v) for v in _list(expr.get("values"), f"{where}.values"))
+    return Requirement(key, operator, values)
+
+
+def node_selector(spec: Json, where: str = "spec") -> NodeSelector:
+    selector = tuple(
+        Requirement(str(k), Operator.IN, (str(v),))
+        for k, v in sorted(_map(spec.get("nodeSelector"), f"{where}.nodeSelector").items())
+    )
+    affinity = _map(_map(spec.get("affinity"), f"{where}.affinity").get("nodeAffinity"), "nodeAffinity")
+    required = _map(affinity.get("requiredDuringSchedulingIgnoredDuringExecution"), "required node affinity")
+    terms: list[NodeSelectorTerm] = []
+    for i, term in enumerate(_list(required.get("nodeSelectorTerms"), f"{where}.affinity.nodeSelectorTerms")):
+        t = _map(term, f"nodeSelectorTerms[{i}]")
+        exprs = _list(t.get("matchExpressions"), f"nodeSelectorTerms[{i}].matchExpressions")
+        reqs = tuple(_requirement(_map(e, "matchExpression"), f"nodeSelectorTerms[{i}]") for e in exprs)
+        # matchFields only supports metadata.name (a specific node): no new node can match it.
+        fields = _list(t.get("matchFields"), f"nodeSelectorTerms[{i}].matchFields")
+        reqs += tuple(
+            Requirement("metadata.name", Operator.IN, tuple(str(v) for v in _list(_map(f, "f").get("values"), "v")))
+            for f in fields
+        )
+        terms.append(NodeSelectorTerm(reqs))
+    return NodeSelector(selector, tuple(terms))
+
+
+def tolerations(spec: Json, where: str = "spec") -> tuple[Toleration, ...]:
+    out = []
+    for i, t in enumerate(_list(spec.get("tolerations"), f"{where}.tolerations")):
+        tol = _map(t, f"{where}.tolerations[{i}]")
+        out.append(
+            Toleration(
+                key=str(tol.get("key") or ""),
+                operator=str(tol.get("operator") or "Equal"),
+                value=str(tol.get("value") or ""),
+                effect=str(tol.get("effect") or ""),
+            )
+        )
+    return tuple(out)
+
+
+def taints(spec: Json) -> tuple[Taint, ...]:
+    return tuple(
+        Taint(str(t.get("key", "")), str(t.get("value") or ""), str(t.get("effect") or "NoSchedule"))
+        for t in _list(spec.get("taints"), "spec.taints")
+        if isinstance(t, Mapping)
+    )
+
+
+def pod_from_manifest(obj: Json) -> Pod:
+    """Build a Pod; raise ManifestError (naming the pod and the field) if it cannot be read."""
+    name = object_name(obj)
+    try:
+        meta = _map(obj.get("metadata"), "metadata")
+        spec = _map(obj.get("spec"), "spec")
+        status = _map(obj.get("status"), "status")
+        unschedulable = any(
+            isinstance(c, Mapping)
+            and c.get("type") == "PodScheduled"
+            and c.get("status") == "False"
+            and c.get("reason") == "Unschedulable"
+            for c in _list(status.get("conditions"), "status.conditions")
+        )
+        return Pod(
+            namespace=str(meta.get("namespace") or "default"),
+            name=str(meta.get("name") or meta.get("generateName") or ""),
+            uid=str(meta.get("uid") or ""),
+            requests=effective_requests(spec),
+            labels=_strings(meta.get("labels"), "metadata.labels"),
+            annotations=_strings(meta.get("annotations"), "metadata.annotations"),
+            node_selector=node_selector(spec),
+            tolerations=tolerations(spec),
+            owners=tuple(
+                OwnerRef(str(o.get("kind", "")), str(o.get("name", "")), bool(o.get("controller")))
+                for o in _list(meta.get("ownerReferences"), "metadata.ownerReferences")
+                if isinstance(o, Mapping)
+            ),
+            node_name=str(spec.get("nodeName") or ""),
+            phase=str(status.get("phase") or "Pending"),
+            unschedulable=unschedulable,
+            scheduling_gates=tuple(
+                str(g.get("name", "")) for g in _list(spec.get("schedulingGates"), "spec.schedulingGates")
+            ),
+            priority=int(spec.get("priority") or 0),
+            created_at=_time(meta.get("creationTimestamp")),
+            resource_version=str(meta.get("resourceVersion") or ""),
+            deleting=bool(meta.get("deletionTimestamp")),
+        )
+    except (QuantityError, ManifestError, TypeError, ValueError) as e:
+        raise ManifestError(f"{name}: {e}") from e
+
+
+def node_from_manifest(obj: Json) -> Node:
+    name = object_name(obj)
+    try:
+        meta = _map(obj.get("metadata"), "metadata")
+        spec = _map(obj.get("spec"), "spec")
+        status = _map(obj.get("status"), "status")
+        ready = any(
+            isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
+            for c in _list(status.get("conditions"), "status.conditions")
+        )
+        capacity = Resources.parse(_map(status.get("capacity"), "status.capacity"), where="status.capacity")
+        allocatable = Resources.parse(
+            _map(status.get("allocatable"), "status.allocatable"), where="status.allocatable"
+        )
+        return Node(
+            name=str(meta.get("name") or ""),
+            labels=_strings(meta.get("labels"), "metadata.labels"),
+            annotations=_strings(meta.get("annotations"), "metadata.annotations"),
+            taints=taints(spec),
+            capacity=capacity,
+            allocatable=allocatable,
+            provider_id=str(spec.get("providerID") or ""),
+            ready=ready,
+            unschedulable=bool(spec.get("unschedulable")),
+            created_at=_time(meta.get("creationTimestamp")),
+            resource_version=str(meta.get("resourceVersion") or ""),
+        )
+    except (QuantityError, ManifestError, TypeError, ValueError) as e:
+        raise ManifestError(f"Node {name}: {e}") from e
+
+
+def daemonset_from_manifest(obj: Json) -> DaemonSet:
+    name = object_name(obj)
+    try:
+        meta = _map(obj.get("metadata"), "metadata")
+        template = _map(_map(obj.get("spec"), "spec").get("template"), "spec.template")
+        spec = _map(template.get("spec"), "spec.template.spec")
+        return DaemonSet(
+            namespace=str(meta.get("namespace") or "default"),
+            name=str(meta.get("name") or ""),
+            requests=effective_requests(spec, "spec.template.spec"),
+            node_selector=node_selector(spec, "spec.template.spec"),
+            tolerations=tolerations(spec, "spec.template.spec"),
+        )
+    except (QuantityError, ManifestError, TypeError, ValueError) as e:
+        raise ManifestError(f"{name}: {e}") from e
+
+
+def pdb_from_manifest(obj: Json) -> DisruptionBudget:
+    name = object_name(obj)
+    try:
+        meta = _map(obj.get("metadata"), "metadata")
+        selector = _map(_map(obj.get("spec"), "spec").get("selector"), "spec.selector")
+        status = _map(obj.get("status"), "status")
+        exprs = tuple(
+            (str(e.get("key")), str(e.get("operator")), tuple(str(v) for v in _list(e.get("values"), "values")))
+            for e in _list(selector.get("matchExpressions"), "spec.selector.matchExpressions")
+            if isinstance(e, Mapping)
+        )
+        return DisruptionBudget(
+            namespace=str(meta.get("namespace") or "default"),
+            name=str(meta.get("name") or ""),
+            match_labels=_strings(selector.get("matchLabels"), "spec.selector.matchLabels"),
+            match_expressions=exprs,
+            disruptions_allowed=int(status.get("disruptionsAllowed") or 0),
+        )
+    except (ManifestError, TypeError, ValueError) as e:
+        raise ManifestError(f"{name}: {e}") from e
