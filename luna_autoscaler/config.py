@@ -117,9 +117,7 @@ class ScaleDown(_Section):
     enabled: bool = True
     node_unneeded_duration_seconds: Seconds = Field(default=300.0, alias="nodeUnneededDuration")
     bin_pack_utilization_threshold: float = Field(default=0.2, ge=0, le=1, alias="binPackUtilizationThreshold")
-    bin_select_utilization_threshold: float = Field(
-        default=0.75, ge=0, le=1, alias="binSelectUtilizationThreshold"
-    )
+    bin_select_utilization_threshold: float = Field(default=0.75, ge=0, le=1, alias="binSelectUtilizationThreshold")
     max_parallel_drains: int = Field(default=5, ge=1, alias="maxParallelDrains")
     consolidation: bool = False  # replace nodes by a cheaper set holding the same pods (off: it moves pods)
     delay_after_scale_up_seconds: Seconds = Field(default=120.0, alias="delayAfterScaleUp")

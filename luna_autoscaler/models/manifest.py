@@ -106,7 +106,7 @@ def _requirement(expr: Json, where: str) -> Requirement:
     if not isinstance(key, str) or not key:
         raise ManifestError(f"{where}: key is required")
     try:
-        operator = Operator(expr.get("operator"))
+        operator = Operator(str(expr.get("operator")))
     except ValueError:
         raise ManifestError(f"{where}: unknown operator {expr.get('operator')!r}") from None
     values = tuple(str(v) for v in _list(expr.get("values"), f"{where}.values"))
@@ -212,9 +212,7 @@ def node_from_manifest(obj: Json) -> Node:
             for c in _list(status.get("conditions"), "status.conditions")
         )
         capacity = Resources.parse(_map(status.get("capacity"), "status.capacity"), where="status.capacity")
-        allocatable = Resources.parse(
-            _map(status.get("allocatable"), "status.allocatable"), where="status.allocatable"
-        )
+        allocatable = Resources.parse(_map(status.get("allocatable"), "status.allocatable"), where="status.allocatable")
         return Node(
             name=str(meta.get("name") or ""),
             labels=_strings(meta.get("labels"), "metadata.labels"),

@@ -182,7 +182,9 @@ class Resources:
         if self.cpu_millis:
             out[CPU] = f"{self.cpu_millis}m" if self.cpu_millis % 1000 else str(self.cpu_millis // 1000)
         if self.memory_bytes:
-            out[MEMORY] = f"{self.memory_bytes // 2**20}Mi" if self.memory_bytes % 2**20 == 0 else str(self.memory_bytes)
+            out[MEMORY] = (
+                f"{self.memory_bytes // 2**20}Mi" if self.memory_bytes % 2**20 == 0 else str(self.memory_bytes)
+            )
         if self.ephemeral_storage_bytes:
             out[EPHEMERAL_STORAGE] = str(self.ephemeral_storage_bytes)
         if self.pods:
