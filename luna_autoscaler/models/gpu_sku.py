@@ -103,11 +103,7 @@ def canonical_sku(name: str, memory_mib_per_device: int = 0) -> str:
 def requested_skus(value: str) -> frozenset[str]:
     """The canonical SKUs one annotation entry selects (`a100` → both A100 sizes). Empty if unknown."""
     spelled = _ALIASES.get(_spelling(value), _spelling(value))
-    if spelled in _FAMILIES:
-        return frozenset({spelled})
-    if spelled in _GENERAL:
-        return frozenset(sku for sku, general in _FAMILIES.items() if spelled in general)
-    return frozenset()
+    return frozenset(sku for sku, general in _FAMILIES.items() if spelled == sku or spelled in general)
 
 
 def known_skus() -> tuple[str, ...]:

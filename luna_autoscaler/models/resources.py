@@ -90,7 +90,8 @@ class Resources:
                 else:
                     extended[name] = integer_units(value, resource=name)
             except QuantityError as e:
-                raise QuantityError(f"{prefix}{name}: {e}") from e
+                detail = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"
+                raise QuantityError(f"{prefix}{detail}") from e
             if (extended.get(name, 0) < 0) or min(cpu, memory, pods, storage) < 0:
                 raise QuantityError(f"{prefix}{name}: {raw!r} is negative")
         return Resources.of(cpu, memory, pods, storage, extended)
