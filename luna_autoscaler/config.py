@@ -136,6 +136,7 @@ class AwsConfig(_Section):
     cluster_endpoint: str = Field(default="", alias="clusterEndpoint")
     cluster_ca: str = Field(default="", alias="clusterCA")
     cluster_version: str = Field(default="", alias="clusterVersion")
+    service_cidr: str = Field(default="", alias="serviceCIDR")  # nodeadm needs it; "" → from EKS DescribeCluster
     zones: tuple[str, ...] = ()
     subnets: dict[str, str] = Field(default_factory=dict)  # zone → subnet id
     subnet_tag: str = Field(default="", alias="subnetSelectorTag")  # discover subnets tagged with this key

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import OfferingRef
@@ -204,6 +204,9 @@ class ProviderContext:
     config: Config
     cluster_name: str
     clock: Clock
+    # A prometheus_client CollectorRegistry the provider may register its own collectors in (e.g. the age of its
+    # live prices); None: the provider exports no metrics. Typed loosely so the ports stay free of prometheus.
+    metrics_registry: Any = None
 
 
 ProviderFactory = Callable[[ProviderContext], NodeProvider]

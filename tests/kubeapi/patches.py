@@ -99,7 +99,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
 
 
 def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, what: str, name: str) -> dict[str, Any]:
-    media = content_type.split(";")[0].strip()
+    media = content_type.split(";", maxsplit=1)[0].strip()
     if media == JSON_PATCH:
         if not isinstance(patch, list):
             raise ApiError.bad_request("a JSON patch must be a list of operations")

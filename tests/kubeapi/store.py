@@ -177,8 +177,9 @@ class Store:
             wanted = expected_rv(new)
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise ApiError.conflict(
-                    str(rt), name, "the object has been modified; please apply your changes to the latest version "
-                    "and try again"
+                    str(rt),
+                    name,
+                    "the object has been modified; please apply your changes to the latest version and try again",
                 )
             meta = dict(_meta(new))
             if meta.get("name", name) != name:
@@ -206,8 +207,10 @@ class Store:
                 raise ApiError.not_found(str(rt), name)
             if uid and current["metadata"].get("uid") != uid:
                 raise ApiError.conflict(
-                    str(rt), name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-                    f"{current['metadata'].get('uid')}"
+                    str(rt),
+                    name,
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    f"{current['metadata'].get('uid')}",
                 )
             del objects[key]
             stored = self._stamp(current)

@@ -77,7 +77,7 @@ def test_config_file_may_be_a_plain_mapping_or_a_configmap() -> None:
     assert plain == cm
     assert plain.max_gpus == 64 and plain.scale_down.node_unneeded_duration_seconds == 120
     assert config_from_yaml("", source="empty") == Config()
-    with pytest.raises(ConfigError, match="f.yaml"):
+    with pytest.raises(ConfigError, match=r"f\.yaml"):
         config_from_yaml("- a list", source="f.yaml")
 
 

@@ -86,7 +86,7 @@ def test_bad_quantity_names_pod_container_and_value() -> None:
 
 def test_fractional_gpu_request_is_rejected() -> None:
     pod = {"kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [c("a", extra={"nvidia.com/gpu": "0.5"})]}}
-    with pytest.raises(ManifestError, match="nvidia.com/gpu"):
+    with pytest.raises(ManifestError, match=r"nvidia\.com/gpu"):
         pod_from_manifest(pod)
 
 

@@ -1,0 +1,217 @@
+"""Choosing node shapes and filling them: a greedy for the cutting-stock problem, anchored on the dearest pods.
+
+The problem: classes of identical pods (counts, request vectors), each compatible with some node shapes
+(offering x GPU mode, with allocatable and price); buy the cheapest multiset of nodes that holds every pod. It
+is the cutting-stock problem with many stock sizes and multi-dimensional items; its LP relaxation is the
+yardstick (behaviour.md: first-fit-decreasing lands at 1.33-2.0x of it, one node type per group at 1.08-1.27x).
+
+What we do, and why:
+
+1. Every class gets a *value*: the cheapest fractional share of a compatible node it could occupy,
+   min over shapes of price x max over resources of request/allocatable. It is what a pod would cost on a
+   perfectly packed node of its best shape, so value/price of a filled node measures how well the node is used
+   (1.0: no waste anywhere).
+2. Classes are taken dearest first (highest value: GPU and large pods shape the fleet; small pods fill holes).
+   For the anchor class, a few candidate shapes are tried: the best by fractional share and the best by cost per
+   pod when filled with the anchor alone. Each candidate is filled with as many anchor pods as fit, then the
+   remaining room with other compatible classes, dearest first. The fill with the highest value/price wins
+   (ties: cheaper, fewer idle GPUs, less idle CPU and memory, then name and zone).
+3. The winning fill is a pattern; it is repeated as many times as the counts allow, so the loop runs once per
+   distinct node pattern, not once per node or pod. That is what makes 20,000 pods take about a second.
+4. Each pattern is then moved to the cheapest compatible shape that still holds it (the last node of a class
+   is often half empty: a smaller type may hold it).
+
+`binSelectDedicatedNodes` makes every bin-selected node hold one pod, as Luna does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.planner.classes import PodClass
+from luna_autoscaler.planner.shapes import NodeKind
+from luna_autoscaler.planner.types import BinKind
+
+CANDIDATES_BY_SHARE = 8  # shapes tried per anchor, best by fractional share
+CANDIDATES_BY_FILL = 8  # and best by cost per pod with the anchor alone
+PODS_DIM = 2  # index of the pods dimension in every vector (see planning.DIMENSIONS)
+
+
+@dataclass(eq=False, slots=True)
+class Shape:
+    """A node that could be bought: one offering of one node kind, with its allocatable after DaemonSets."""
+
+    kind: NodeKind
+    offering_index: int
+    offering: Offering
+    bin: BinKind
+    vector: tuple[int, ...]  # allocatable over the plan's dimensions
+    sort_key: tuple[object, ...]  # price, then deterministic tie-breaks
+    partners: list[Demand] | None = None  # compatible demands, dearest first (filled lazily)
+
+    @property
+    def price(self) -> float:
+        return self.offering.price_usd_per_hour
+
+
+@dataclass(eq=False, slots=True)
+class Demand:
+    """A class of pods still to place, with its compatible shapes (cheapest offering per kind and capacity type)."""
+
+    cls: PodClass
+    vector: tuple[int, ...]
+    remaining: int
+    shapes: list[Shape]  # sorted by fractional share cost, then shape sort key
+    value: float  # cheapest fractional share (module docstring)
+    capacity_type: CapacityType  # the preferred capacity type that has compatible shapes
+    fit_counts: list[int] = field(default_factory=list)  # pods of this class alone per node, per shape
+
+
+@dataclass(slots=True)
+class Pattern:
+    """`repeat` identical nodes of `shape`, each holding `counts` pods of each demand."""
+
+    shape: Shape
+    counts: list[tuple[Demand, int]]
+    repeat: int
+
+    def total(self) -> list[int]:
+        total = [0] * len(self.shape.vector)
+        for demand, n in self.counts:
+            for i, v in enumerate(demand.vector):
+                total[i] += v * n
+        return total
+
+
+def max_fit(request: Sequence[int], free: Sequence[int], limit: int) -> int:
+    """How many pods of `request` fit in `free`, at most `limit`."""
+    n = limit
+    for r, f in zip(request, free, strict=True):
+        if r > 0:
+            q = f // r
+            if q < n:
+                n = q
+                if n <= 0:
+                    return 0
+    return n
+
+
+def share(request: Sequence[int], allocatable: Sequence[int]) -> float:
+    """The largest fraction of any resource of the node that one pod takes."""
+    worst = 0.0
+    for r, a in zip(request, allocatable, strict=True):
+        if r > 0:
+            worst = max(worst, r / a)
+    return worst
+
+
+@dataclass(slots=True)
+class _Fill:
+    shape: Shape
+    counts: list[tuple[Demand, int]]
+    value: float
+    free: list[int]
+
+    def rank(self) -> tuple[object, ...]:
+        """Smaller is better: highest value per dollar, then cheaper, fewer idle GPUs, less idle CPU+memory."""
+        vector = self.shape.vector
+        idle_gpus = sum(self.free[i] for i in range(4, len(vector))) / max(1, self.shape.kind.mode.replicas)
+        idle = sum(self.free[i] / vector[i] for i in (0, 1) if vector[i] > 0)
+        return (
+            -round(self.value / self.shape.price, 9),
+            self.shape.price,
+            idle_gpus,
+            round(idle, 9),
+            self.shape.sort_key,
+        )
+
+
+class Packer:
+    """Packs demands of one bin kind into patterns (module docstring)."""
+
+    def __init__(
+        self,
+        demands: Sequence[Demand],
+        compatible: Callable[[Demand, Shape], bool],
+        demands_of_kind: Mapping[int, Sequence[Demand]],
+        *,
+        dedicated: bool,
+    ) -> None:
+        self.demands = sorted(demands, key=self._order)
+        self.compatible = compatible
+        self.demands_of_kind = demands_of_kind
+        self.dedicated = dedicated
+
+    @staticmethod
+    def _order(demand: Demand) -> tuple[float, int]:
+        return (-demand.value, demand.cls.index)
+
+    def _partners(self, shape: Shape) -> list[Demand]:
+        if shape.partners is None:
+            candidates = self.demands_of_kind.get(shape.kind.index, ())
+            shape.partners = sorted((d for d in candidates if self.compatible(d, shape)), key=self._order)
+        return shape.partners
+
+    def _fill(self, shape: Shape, anchor: Demand) -> _Fill | None:
+        free = list(shape.vector)
+        k = max_fit(anchor.vector, free, 1 if self.dedicated else anchor.remaining)
+        if k == 0:
+            return None
+        for i, r in enumerate(anchor.vector):
+            free[i] -= r * k
+        counts = [(anchor, k)]
+        value = k * anchor.value
+        if not self.dedicated:
+            for d in self._partners(shape):
+                if d is anchor or d.remaining == 0:
+                    continue
+                m = max_fit(d.vector, free, d.remaining)
+                if m:
+                    for i, r in enumerate(d.vector):
+                        free[i] -= r * m
+                    counts.append((d, m))
+                    value += m * d.value
+                    if free[PODS_DIM] <= 0:
+                        break
+        return _Fill(shape, counts, value, free)
+
+    def _candidates(self, anchor: Demand) -> list[Shape]:
+        chosen: dict[int, Shape] = {}
+        for shape in anchor.shapes[:CANDIDATES_BY_SHARE]:
+            chosen[id(shape)] = shape
+        limit = 1 if self.dedicated else anchor.remaining
+        by_fill = sorted(
+            (s.price / min(k, limit), i) for i, (s, k) in enumerate(zip(anchor.shapes, anchor.fit_counts, strict=True))
+        )
+        for _, i in by_fill[:CANDIDATES_BY_FILL]:
+            chosen[id(anchor.shapes[i])] = anchor.shapes[i]
+        return list(chosen.values())
+
+    def pack(self) -> list[Pattern]:
+        patterns: list[Pattern] = []
+        for anchor in self.demands:
+            while anchor.remaining > 0:
+                fills = [f for f in (self._fill(s, anchor) for s in self._candidates(anchor)) if f is not None]
+                best = min(fills, key=_Fill.rank)
+                repeat = min(d.remaining // n for d, n in best.counts)
+                for d, n in best.counts:
+                    d.remaining -= n * repeat
+                patterns.append(Pattern(best.shape, best.counts, repeat))
+        return [self._downsized(p) for p in patterns]
+
+    def _downsized(self, pattern: Pattern) -> Pattern:
+        """The same pods on the cheapest compatible shape that holds them."""
+        total = pattern.total()
+        anchor = pattern.counts[0][0]
+        best = pattern.shape
+        for shape in anchor.shapes:
+            if shape.sort_key >= best.sort_key:
+                continue
+            if all(t <= a for t, a in zip(total, shape.vector, strict=True)) and all(
+                self.compatible(d, shape) for d, _ in pattern.counts
+            ):
+                best = shape
+        pattern.shape = best
+        return pattern

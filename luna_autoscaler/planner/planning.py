@@ -1,0 +1,325 @@
+"""`plan(PlanRequest) -> Plan`: for every pending pod, an existing node, a new node, or a reason.
+
+The steps, each in its own module:
+
+1. `classes`: pods → equivalence classes (pods with annotation problems are unplaced, naming the annotation).
+2. `existing`: pods that existing or in-flight capacity will take.
+3. `shapes`: instance types x GPU modes (time-slicing) with allocatable after overhead; offerings with estimated
+   spot prices and policy exclusions.
+4. `compatibility`: per class, the cheapest offering of every compatible node kind in its preferred capacity type
+   (spot first when it accepts spot and any spot offering fits, else the next); classes with none are unplaced
+   with counted reasons.
+5. `packing`: bin-packed and bin-selected classes packed separately into node patterns.
+6. Here: patterns → PlannedNodes with fallback alternatives; cluster limits; deterministic names.
+
+Pure and deterministic: pods are sorted by key before anything else and every choice has a total tie-break, so
+the same request (in any pod order) gives the same plan.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.models.pod import Pod
+from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, Resources
+from luna_autoscaler.planner.classes import PodClass, Signature, classify
+from luna_autoscaler.planner.compatibility import Compatibility
+from luna_autoscaler.planner.existing import place_on_existing
+from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit, share
+from luna_autoscaler.planner.shapes import NodeKind, node_kinds, purchasable_offerings
+from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
+
+MAX_ALTERNATIVES = 20
+BASE_DIMENSIONS = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
+
+
+def _rejection_reason(counts: Counter[str], total: int) -> str:
+    if not total:
+        return "0/0 offerings: the catalog has no offerings"
+    parts = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return f"0/{total} offerings: {parts}"
+
+
+class Problem:
+    """The planning problem after classification and existing capacity: classes, shapes and their demands."""
+
+    def __init__(self, request: PlanRequest, classes: Sequence[PodClass]) -> None:
+        self.request = request
+        self.config = request.config
+        self.classes = classes
+        extended = sorted({name for c in classes for name in c.requests.extended})
+        self.dimensions = (*BASE_DIMENSIONS, *extended)
+        self.offerings = purchasable_offerings(request.catalog, request.config, request.unavailable)
+        self.kinds = node_kinds(request.catalog.instance_types.values(), request.config)
+        self.compatibility = Compatibility(request.config, self.offerings, self.kinds, request.daemonsets)
+        self._shapes: dict[tuple[int, int, BinKind], Shape] = {}
+        self._signature_kinds: dict[int, list[NodeKind]] = {}
+        self.demands: list[Demand] = []
+        self.unplaced: list[Unplaced] = []
+        self.kinds_of_demand: dict[int, frozenset[int]] = {}  # demand class index → kind indexes it passes
+        self.demands_of_kind: dict[int, list[Demand]] = {}
+        self._groups: dict[tuple[object, ...], list[tuple[float, str, str, str, int, NodeKind]]] = {}
+        for cls in classes:
+            self._add_demand(cls)
+
+    def vector(self, resources: Resources) -> tuple[int, ...]:
+        return tuple(resources.get(name) for name in self.dimensions)
+
+    def shape(self, kind: NodeKind, offering_index: int, bin_kind: BinKind) -> Shape:
+        key = (kind.index, offering_index, bin_kind)
+        shape = self._shapes.get(key)
+        if shape is None:
+            offering = self.offerings[offering_index].offering
+            allocatable = self.compatibility.allocatable(kind, offering_index, bin_kind)
+            sort_key = (
+                offering.price_usd_per_hour,
+                offering.instance_type.name,
+                offering.zone,
+                offering.capacity_type.value,
+                kind.mode.config_name or "",
+            )
+            shape = self._shapes[key] = Shape(
+                kind, offering_index, offering, bin_kind, self.vector(allocatable), sort_key
+            )
+        return shape
+
+    def _kinds_for(self, sig: Signature) -> list[NodeKind]:
+        kinds = self._signature_kinds.get(sig.index)
+        if kinds is None:
+            check = self.compatibility.kind_rejection
+            kinds = self._signature_kinds[sig.index] = [k for k in self.kinds if check(sig, k) is None]
+        return kinds
+
+    def _add_demand(self, cls: PodClass) -> None:
+        sig, comp = cls.signature, self.compatibility
+        vector = self.vector(cls.requests)
+        best: dict[tuple[int, CapacityType], Shape] = {}
+        passing: list[int] = []
+        for kind in self._kinds_for(sig):
+            if comp.fit_rejection(cls.requests, kind, kind.allocatable) is not None:
+                continue
+            passing.append(kind.index)
+            found = 0
+            for i in comp.offerings_of_type[kind.instance_type.name]:
+                ct = self.offerings[i].offering.capacity_type
+                if (kind.index, ct) in best or comp.offering_rejection(sig, i, kind) is not None:
+                    continue
+                shape = self.shape(kind, i, sig.bin)
+                if max_fit(vector, shape.vector, 1) == 0:
+                    continue  # DaemonSets on this node leave too little
+                best[(kind.index, ct)] = shape
+                found += 1
+                if found == len(sig.capacity_types):
+                    break
+        for ct in sig.capacity_types:
+            shapes = [s for (_, c), s in best.items() if c is ct]
+            if shapes:
+                break
+        else:
+            counts = comp.rejection_counts(cls)
+            reason = _rejection_reason(counts, len(self.offerings))
+            self.unplaced.extend(Unplaced(p.key, reason, MappingProxyType(dict(counts))) for p in cls.pods)
+            return
+        costs = {id(s): s.price * share(vector, s.vector) for s in shapes}
+        shapes.sort(key=lambda s: (costs[id(s)], s.sort_key))
+        demand = Demand(cls, vector, cls.count, shapes, costs[id(shapes[0])], ct)
+        demand.fit_counts = [max_fit(vector, s.vector, cls.count) for s in shapes]
+        self.demands.append(demand)
+        self.kinds_of_demand[cls.index] = frozenset(passing)
+        for k in passing:
+            self.demands_of_kind.setdefault(k, []).append(demand)
+
+    def accepts(self, demand: Demand, kind: NodeKind, offering_index: int, *, any_capacity_type: bool = False) -> bool:
+        """Whether the demand's pods may run on this kind bought as this offering (capacity fit aside)."""
+        sig = demand.cls.signature
+        if not any_capacity_type and self.offerings[offering_index].offering.capacity_type is not demand.capacity_type:
+            return False
+        comp = self.compatibility
+        return (
+            kind.index in self.kinds_of_demand[demand.cls.index]
+            and comp.offering_rejection(sig, offering_index, kind) is None
+        )
+
+    def compatible(self, demand: Demand, shape: Shape) -> bool:
+        return (
+            shape.bin is demand.cls.signature.bin
+            and self.accepts(demand, shape.kind, shape.offering_index)
+            and max_fit(demand.vector, shape.vector, 1) == 1
+        )
+
+    def pack(self) -> list[Pattern]:
+        patterns: list[Pattern] = []
+        dedicated = self.config.bin_select_dedicated_nodes
+        for bin_kind in (BinKind.SELECT, BinKind.PACK):
+            demands = [d for d in self.demands if d.cls.signature.bin is bin_kind]
+            packer = Packer(
+                demands,
+                self.compatible,
+                self.demands_of_kind,
+                dedicated=dedicated and bin_kind is BinKind.SELECT,
+            )
+            patterns.extend(packer.pack())
+        return patterns
+
+    def alternatives(self, pattern: Pattern) -> tuple[Offering, ...]:
+        """Other offerings (same GPU mode, labels and taints) that take the same pods under all their constraints:
+        the chosen capacity type first, then the others every pod accepts, each by price."""
+        chosen = pattern.shape
+        demands = [d for d, _ in pattern.counts]
+        anchor_sig = demands[0].cls.signature
+        order = [chosen.offering.capacity_type] + [
+            ct for ct in anchor_sig.capacity_types if ct is not chosen.offering.capacity_type
+        ]
+        total = pattern.total()
+        found: dict[CapacityType, list[Offering]] = {ct: [] for ct in order}
+        group = self._alternative_group(chosen.kind)
+        start = bisect.bisect_left(group, (chosen.price,)) if len(order) == 1 else 0
+        for _, _, _, _, i, kind in group[start:]:
+            offering = self.offerings[i].offering
+            bucket = found.get(offering.capacity_type)
+            if bucket is None or len(bucket) >= MAX_ALTERNATIVES:
+                if all(len(b) >= MAX_ALTERNATIVES for b in found.values()):
+                    break
+                continue
+            if i == chosen.offering_index and kind is chosen.kind:
+                continue
+            if not all(self.accepts(d, kind, i, any_capacity_type=True) for d in demands):
+                continue
+            if any(a < t for a, t in zip(self.shape(kind, i, chosen.bin).vector, total, strict=True)):
+                continue
+            bucket.append(offering)
+        return tuple(o for ct in order for o in found[ct])[:MAX_ALTERNATIVES]
+
+    def _alternative_group(self, kind: NodeKind) -> list[tuple[float, str, str, str, int, NodeKind]]:
+        """Offerings of every node kind with the same planner labels and taints as `kind`, by price."""
+        key = (tuple(kind.labels.items()), kind.taints)
+        group = self._groups.get(key)
+        if group is None:
+            comp = self.compatibility
+            group = sorted(
+                (
+                    self.offerings[i].offering.price_usd_per_hour,
+                    k.instance_type.name,
+                    self.offerings[i].offering.zone,
+                    self.offerings[i].offering.capacity_type.value,
+                    i,
+                    k,
+                )
+                for k in self.kinds
+                if (tuple(k.labels.items()), k.taints) == key
+                for i in comp.offerings_of_type.get(k.instance_type.name, ())
+            )
+            self._groups[key] = group
+        return group
+
+
+@dataclass
+class _Draft:
+    """A new node before limits and naming."""
+
+    pattern: Pattern
+    pods: list[Pod]
+    alternatives: tuple[Offering, ...]
+
+
+def _drafts(problem: Problem, patterns: Sequence[Pattern]) -> list[_Draft]:
+    cursor: dict[int, int] = {}
+    drafts = []
+    for pattern in patterns:
+        alternatives = problem.alternatives(pattern)
+        for _ in range(pattern.repeat):
+            pods: list[Pod] = []
+            for demand, n in pattern.counts:
+                start = cursor.get(demand.cls.index, 0)
+                pods.extend(demand.cls.pods[start : start + n])
+                cursor[demand.cls.index] = start + n
+            drafts.append(_Draft(pattern, pods, alternatives))
+    return drafts
+
+
+def _within_limits(drafts: Sequence[_Draft], limits: Limits) -> tuple[list[_Draft], list[Unplaced]]:
+    """Keep the nodes that fit the cluster limits, highest pod priority and lowest cost per pod first."""
+    if limits.nodes is None and limits.gpus is None and limits.hourly_cost_usd is None:
+        return list(drafts), []
+    ranked = sorted(
+        range(len(drafts)),
+        key=lambda i: (
+            -max(p.priority for p in drafts[i].pods),
+            drafts[i].pattern.shape.price / len(drafts[i].pods),
+            i,
+        ),
+    )
+    kept: set[int] = set()
+    held: list[Unplaced] = []
+    nodes = gpus = 0
+    cost = 0.0
+    for i in ranked:
+        offering = drafts[i].pattern.shape.offering
+        node_gpus = offering.instance_type.gpus
+        reason = None
+        if limits.nodes is not None and nodes + 1 > limits.nodes:
+            reason = f"held back by cluster limit maxNodes ({limits.nodes} new nodes allowed)"
+        elif limits.gpus is not None and gpus + node_gpus > limits.gpus:
+            reason = f"held back by cluster limit maxGpus ({limits.gpus} more GPUs allowed, the node has {node_gpus})"
+        elif limits.hourly_cost_usd is not None and cost + offering.price_usd_per_hour > limits.hourly_cost_usd + 1e-9:
+            reason = (
+                f"held back by cluster limit maxHourlyCost (${limits.hourly_cost_usd:.2f}/h left, "
+                f"${cost:.2f}/h used by this plan, the node costs ${offering.price_usd_per_hour:.2f}/h)"
+            )
+        if reason is None:
+            kept.add(i)
+            nodes += 1
+            gpus += node_gpus
+            cost += offering.price_usd_per_hour
+        else:
+            held.extend(Unplaced(p.key, reason) for p in drafts[i].pods)
+    return [d for i, d in enumerate(drafts) if i in kept], held
+
+
+def _planned_node(problem: Problem, name: str, draft: _Draft) -> PlannedNode:
+    shape = draft.pattern.shape
+    labels: Mapping[str, str] = MappingProxyType(
+        {**problem.config.node_labels, **shape.kind.labels, lbl.BIN_KIND: shape.bin.value}
+    )
+    return PlannedNode(
+        name=name,
+        offering=shape.offering,
+        pods=tuple(p.key for p in draft.pods),
+        allocatable=shape.kind.allocatable,
+        bin=shape.bin,
+        labels=labels,
+        taints=shape.kind.taints,
+        alternatives=draft.alternatives,
+    )
+
+
+def prepare(request: PlanRequest) -> tuple[Problem | None, dict[str, str], list[Unplaced]]:
+    """Steps 1-4: the problem left for new nodes (None if nothing is), pods on existing nodes, unplaced pods."""
+    classes, unplaced = classify(request.pods, request.config)
+    on_existing = place_on_existing(classes, request.nodes)
+    pending = [c for c in classes if c.pods]
+    if not pending:
+        return None, on_existing, unplaced
+    problem = Problem(request, pending)
+    return problem, on_existing, unplaced + problem.unplaced
+
+
+def plan(request: PlanRequest) -> Plan:
+    """The cheapest nodes for the pending pods (module docstring)."""
+    problem, on_existing, unplaced = prepare(request)
+    nodes: list[PlannedNode] = []
+    if problem is not None:
+        drafts, held = _within_limits(_drafts(problem, problem.pack()), request.limits)
+        unplaced += held
+        nodes = [_planned_node(problem, f"{request.name_prefix}-{i:04d}", d) for i, d in enumerate(drafts)]
+    return Plan(
+        new_nodes=tuple(nodes),
+        on_existing=MappingProxyType(dict(sorted(on_existing.items()))),
+        unplaced=tuple(sorted(unplaced, key=lambda u: u.pod)),
+    )

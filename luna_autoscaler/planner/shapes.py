@@ -1,0 +1,185 @@
+"""The nodes the planner can buy: each instance type in each way its GPUs can be exposed, and the offerings of it.
+
+An instance type is not one node shape. With `gpuTimeSlicing` a node with G physical GPUs offers G x N replicas
+(`nvidia.com/gpu`, or `nvidia.com/gpu.shared` with renameByDefault); without it, G whole GPUs. The slicing is
+decided per node: a node that will host shared-GPU pods carries the label `nvidia.com/device-plugin.config=<name>`
+that selects a time-slicing configuration of the NVIDIA device plugin (its per-node config mechanism); a node
+for whole-GPU pods carries no such label and stays unsliced, so both kinds of pods coexist in one cluster.
+`NodeKind` is an instance type in one such mode, with its allocatable, taints and labels.
+
+Fractional GPU types (AWS g6f, Azure NV*ads_A10_v5: one device that is a fraction of a physical GPU) are only
+offered as shared GPUs (`nvidia.com/gpu.shared`): a pod asking for a whole `nvidia.com/gpu` must never be given
+an eighth of an L4.
+
+Offerings get two corrections here, so that every planning decision sees the same prices: an on-demand offering
+without a spot sibling gets an estimated spot offering at `spotPriceRatioEstimate` x its price (marked
+`price_estimated`; estimated ones already in the catalog are re-priced, so the knob applies live), and offerings
+that policy excludes (capacity errors, `aws.maxSpotInterruptBucket`, `aws.maxSpotPriceRatio`) are kept with the
+reason, because the reasons given for unplaced pods count them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from luna_autoscaler.config import Config, TimeSlicing
+from luna_autoscaler.errors import OfferingRef
+from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering
+from luna_autoscaler.models.gpu_sku import requested_skus
+from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, Resources
+from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.planner.overhead import node_allocatable
+
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+
+# AWS spot advisor interruption bands → aws.maxSpotInterruptBucket values.
+INTERRUPT_BUCKETS: Mapping[str, int] = MappingProxyType({"<5%": 0, "5-10%": 1, "10-15%": 2, "15-20%": 3, ">20%": 4})
+
+
+def parse_taint(text: str) -> Taint:
+    """`key[=value]:Effect` (config `gpuTaint`, `nodeTaints`; validated by the config schema)."""
+    head, _, effect = text.rpartition(":")
+    key, _, value = head.partition("=")
+    return Taint(key, value, effect)
+
+
+def device_plugin_config_name(replicas: int, renamed: bool) -> str:
+    """Name of the NVIDIA device plugin configuration a sliced node selects (docs/design/planner.md lists them)."""
+    return f"luna-timeslice-{replicas}" + ("-shared" if renamed else "")
+
+
+@dataclass(frozen=True, slots=True)
+class GpuMode:
+    """How a node's device plugin exposes its accelerators: `devices` units of `resource`."""
+
+    resource: str | None = None
+    devices: int = 0
+    replicas: int = 1  # > 1 (or a fractional device): shared, time-sliced
+    config_name: str | None = None  # device plugin configuration selected by label, None: plugin default
+
+    @property
+    def sliced(self) -> bool:
+        return self.config_name is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKind:
+    """An instance type in one GPU mode: what every offering of it offers, before DaemonSets."""
+
+    index: int
+    instance_type: InstanceType
+    mode: GpuMode
+    allocatable: Resources  # after kube/system reserved and eviction, with the mode's accelerators
+    taints: tuple[Taint, ...]
+    labels: Mapping[str, str]  # labels the planner adds for this mode (device plugin config)
+
+
+def _slicing_entry(it: InstanceType, entries: Iterable[TimeSlicing]) -> TimeSlicing | None:
+    sku = it.gpu_sku
+    for entry in entries:
+        if sku is not None and any(sku in requested_skus(s) for s in entry.gpu_skus):
+            return entry
+        if entry.instance_type_regexp and re.search(entry.instance_type_regexp, it.name):
+            return entry
+    return None
+
+
+def gpu_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
+    """The ways this type's accelerators can be exposed, unsliced first."""
+    acc = it.accelerator
+    if acc is None:
+        return (GpuMode(),)
+    if acc.resource_name != NVIDIA_GPU:
+        return (GpuMode(acc.resource_name, acc.count),)
+    entry = _slicing_entry(it, config.gpu_time_slicing)
+    if acc.fractional:
+        replicas = entry.replicas if entry else 1
+        return (GpuMode(NVIDIA_GPU_SHARED, acc.count * replicas, replicas, device_plugin_config_name(replicas, True)),)
+    whole = GpuMode(NVIDIA_GPU, acc.count)
+    if entry is None:
+        return (whole,)
+    resource = NVIDIA_GPU_SHARED if entry.rename_by_default else NVIDIA_GPU
+    config_name = device_plugin_config_name(entry.replicas, entry.rename_by_default)
+    return whole, GpuMode(resource, acc.count * entry.replicas, entry.replicas, config_name)
+
+
+def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind, ...]:
+    """Every (instance type, GPU mode) with allocatable, taints and labels, in a deterministic order."""
+    node_taints = tuple(parse_taint(t) for t in config.node_taints)
+    gpu_taint = parse_taint(config.gpu_taint) if config.gpu_taint else None
+    kinds: list[NodeKind] = []
+    for it in sorted(types, key=lambda t: t.name):
+        base = node_allocatable(it, config)
+        for mode in gpu_modes(it, config):
+            taints = node_taints
+            if gpu_taint is not None and it.accelerator is not None and it.accelerator.resource_name == NVIDIA_GPU:
+                # Keyed by the resource the node exposes, so that the ExtendedResourceToleration admission plugin's
+                # toleration (key = requested resource name) matches for nvidia.com/gpu.shared pods too.
+                key = mode.resource if gpu_taint.key == NVIDIA_GPU and mode.resource else gpu_taint.key
+                taints = (*taints, replace(gpu_taint, key=key))
+            extended = {mode.resource: mode.devices} if mode.resource else None
+            labels: Mapping[str, str] = (
+                MappingProxyType({DEVICE_PLUGIN_CONFIG_LABEL: mode.config_name})
+                if mode.config_name
+                else MappingProxyType({})
+            )
+            kinds.append(NodeKind(len(kinds), it, mode, base + Resources.of(extended=extended), taints, labels))
+    return tuple(kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class Purchasable:
+    """An offering with the reason policy excludes it (None: it may be bought)."""
+
+    offering: Offering
+    excluded: str | None = None
+
+
+def _spot_policy(offering: Offering, on_demand_price: float | None, config: Config) -> str | None:
+    if offering.capacity_type is not CapacityType.SPOT or offering.instance_type.cloud != "aws":
+        return None
+    max_bucket = config.aws.max_spot_interrupt_bucket
+    band = offering.interruption_band
+    if max_bucket is not None and band is not None and INTERRUPT_BUCKETS.get(band, 0) > max_bucket:
+        return f"spot interruption {band} above aws.maxSpotInterruptBucket {max_bucket}"
+    max_ratio = config.aws.max_spot_price_ratio
+    if max_ratio is not None and on_demand_price:
+        ratio = offering.price_usd_per_hour / on_demand_price
+        if ratio > max_ratio:
+            return f"spot/on-demand price ratio above aws.maxSpotPriceRatio {max_ratio:g}"
+    return None
+
+
+def purchasable_offerings(
+    catalog: Catalog, config: Config, unavailable: frozenset[OfferingRef]
+) -> tuple[Purchasable, ...]:
+    """The catalog with estimated spot offerings added and policy exclusions attached, sorted deterministically."""
+    on_demand: dict[tuple[str, str], Offering] = {}
+    spot: dict[tuple[str, str], Offering] = {}
+    for o in catalog.offerings:
+        bucket = spot if o.capacity_type is CapacityType.SPOT else on_demand
+        key = (o.instance_type.name, o.zone)
+        if key not in bucket or o.price_usd_per_hour < bucket[key].price_usd_per_hour:
+            bucket[key] = o
+    ratio = config.spot_price_ratio_estimate
+    for key, od in on_demand.items():
+        existing = spot.get(key)
+        if existing is None or existing.price_estimated:
+            spot[key] = replace(
+                od,
+                capacity_type=CapacityType.SPOT,
+                price_usd_per_hour=round(od.price_usd_per_hour * ratio, 6),
+                price_estimated=True,
+                interruption_band=existing.interruption_band if existing else None,
+            )
+    out = []
+    for key, o in (*on_demand.items(), *spot.items()):
+        sibling = on_demand.get(key)
+        excluded = "unavailable (insufficient capacity)" if o.ref in unavailable else None
+        excluded = excluded or _spot_policy(o, sibling.price_usd_per_hour if sibling else None, config)
+        out.append(Purchasable(o, excluded))
+    out.sort(key=lambda p: (p.offering.instance_type.name, p.offering.capacity_type.value, p.offering.zone))
+    return tuple(out)

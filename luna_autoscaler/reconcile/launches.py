@@ -1,0 +1,388 @@
+"""Launches from the provider call until the Node is initialised: the in-flight capacity the planner must see.
+
+A launch is in flight while its instance has no Node, and while its Node is not yet Ready or (GPU nodes) has no
+GPU allocatable because the device plugin has not started; during that time its planned allocatable stands in
+for the node, so pending pods it will take are not planned a second time. A launch that does not get there
+within `registrationTimeout` is terminated and its offering penalised, as Karpenter does.
+
+The records are a cache: `rebuild` recreates them from the provider's instances (launch-id tag) and the nodes,
+so a restart mid-launch counts the instance as in flight instead of launching again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from luna_autoscaler.config import Config
+from luna_autoscaler.errors import (
+    InsufficientCapacity,
+    OfferingRef,
+    Permanent,
+    ProviderConfigurationError,
+    QuotaExceeded,
+    Transient,
+)
+from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
+from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.resources import Resources
+from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.planner.shapes import node_kinds, parse_taint
+from luna_autoscaler.planner.types import CapacityNode, PlannedNode
+from luna_autoscaler.ports import (
+    OWNER_VALUE,
+    TAG_CLUSTER,
+    TAG_LAUNCH_ID,
+    TAG_NODE_POOL,
+    TAG_OWNER,
+    Instance,
+    LaunchRequest,
+    NodeProvider,
+)
+from luna_autoscaler.reconcile.state import Backoff, LaunchPhase, LaunchRecord, UnavailableOfferings
+
+log = structlog.get_logger("luna_autoscaler.reconcile")
+
+PERMANENT_TTL_SECONDS = 6 * 3600.0
+"""How long an offering the cloud called impossible (Permanent) stays out of plans: long, but not forever, so
+that a fixed account or a new zone is picked up without a restart."""
+
+MAX_TRANSIENT_ATTEMPTS = 6
+"""Transient launch failures retried (same launch id, exponential backoff) before the launch is given up and its
+pods are planned afresh."""
+
+TRANSIENT_BACKOFF = Backoff(base_seconds=5.0, max_seconds=120.0)
+
+
+def node_labels(
+    config: Config, offering: Offering, planned: Mapping[str, str], launch_id: str, bin_kind: str
+) -> dict[str, str]:
+    """The labels a node of ours carries: the offering's well-known labels, the configured extras, the planner's,
+    and the launch id (how a Node is matched to its launch when the provider id is not yet known)."""
+    return {
+        **offering.labels(),
+        **config.node_labels,
+        **planned,
+        lbl.LAUNCH_ID: launch_id,
+        lbl.BIN_KIND: bin_kind,
+    }
+
+
+def node_taints(config: Config, planned: Iterable[Taint]) -> tuple[Taint, ...]:
+    out: list[Taint] = []
+    for taint in (*planned, *(parse_taint(t) for t in config.node_taints)):
+        if taint not in out:
+            out.append(taint)
+    return tuple(out)
+
+
+def is_initialised(node: Node, gpus: int) -> bool:
+    """Ready, and for a GPU node its GPUs are allocatable (the device plugin has reported)."""
+    return node.ready and (gpus == 0 or node.allocatable.gpus() > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchFailure:
+    """A launch that failed in a way that frees its pods for another plan (capacity, quota, permanent)."""
+
+    record: LaunchRecord
+    kind: str
+    message: str
+    replan: bool  # True: other offerings may work now; False: configuration error, retrying will not help
+
+
+@dataclass(frozen=True, slots=True)
+class TrackResult:
+    with_nodes: tuple[tuple[LaunchRecord, Node], ...]  # every launch whose Node exists (to label and taint)
+    initialised: tuple[LaunchRecord, ...]
+    timed_out: tuple[LaunchRecord, ...]
+    failures: tuple[LaunchFailure, ...]
+
+
+class LaunchTracker:
+    """Launch records by launch id, and the calls that create, retry, follow and abandon them."""
+
+    def __init__(
+        self,
+        provider: NodeProvider,
+        cluster_name: str,
+        unavailable: UnavailableOfferings,
+        metrics: Metrics,
+        launch_ids: Callable[[], str],
+    ) -> None:
+        self._provider = provider
+        self._cluster_name = cluster_name
+        self._unavailable = unavailable
+        self._metrics = metrics
+        self._launch_ids = launch_ids
+        self.records: dict[str, LaunchRecord] = {}
+
+    # --- rebuilding after a restart -------------------------------------------------------------------------
+
+    def rebuild(self, instances: Sequence[Instance], nodes: Sequence[Node], catalog: Catalog, config: Config) -> None:
+        """Every instance with a launch id whose Node is missing or not yet initialised is a launch in flight.
+
+        What the plan said about it is gone with the old process; its node shape is recomputed from the
+        instance type as the planner sees it (unsliced GPU mode), which is what a fresh plan would assume."""
+        by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
+        by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
+        for inst in instances:
+            if not inst.launch_id or inst.launch_id in self.records:
+                continue
+            node = by_provider_id.get(inst.provider_id) or by_launch.get(inst.launch_id)
+            it = catalog.instance_types.get(inst.instance_type)
+            if it is None:
+                log.warning(
+                    "launch.rebuild.unknown_type", instance_id=inst.instance_id, instance_type=inst.instance_type
+                )
+                continue
+            if node is not None and is_initialised(node, it.gpus):
+                continue
+            offering = catalog.find(inst.offering) or Offering(
+                it,
+                catalog.region,
+                inst.zone,
+                CapacityType(inst.capacity_type),
+                inst.price_usd_per_hour,
+                catalog.provenance,
+            )
+            kind = node_kinds((it,), config)[0]
+            labels = node_labels(config, offering, kind.labels, inst.launch_id, inst.tags.get(TAG_NODE_POOL, "pack"))
+            taints = node_taints(config, kind.taints)
+            request = LaunchRequest(inst.launch_id, self._cluster_name, (offering,), labels, taints, dict(inst.tags))
+            record = LaunchRecord(
+                launch_id=inst.launch_id,
+                request=request,
+                allocatable=kind.allocatable,
+                labels=labels,
+                taints=taints,
+                price_usd_per_hour=inst.price_usd_per_hour or offering.price_usd_per_hour,
+                gpus=it.gpus,
+                gpu_sku=it.gpu_sku,
+                started_at=inst.created_at,
+            ).launched(inst)
+            if node is not None:
+                record = record.registered(node.name)
+            self.records[inst.launch_id] = record
+            log.info(
+                "launch.rebuilt",
+                launch_id=inst.launch_id,
+                instance_id=inst.instance_id,
+                instance_type=inst.instance_type,
+                phase=record.phase.value,
+            )
+
+    # --- capacity the planner sees --------------------------------------------------------------------------
+
+    def capacity(self, node_pods: Callable[[str], Resources]) -> tuple[CapacityNode, ...]:
+        """In-flight capacity: planned allocatable, less the requests of pods already bound to a registered node."""
+        out = []
+        for r in self.records.values():
+            used = node_pods(r.node_name) if r.node_name else Resources()
+            out.append(
+                CapacityNode(
+                    name=r.node_name or r.launch_id,
+                    labels=r.labels,
+                    taints=r.taints,
+                    free=r.allocatable - used,
+                    in_flight=True,
+                    price_usd_per_hour=r.price_usd_per_hour,
+                    gpu_sku=r.gpu_sku,
+                )
+            )
+        return tuple(out)
+
+    def registering_nodes(self) -> frozenset[str]:
+        return frozenset(r.node_name for r in self.records.values() if r.node_name)
+
+    def instance_ids(self) -> frozenset[str]:
+        return frozenset(r.instance.instance_id for r in self.records.values() if r.instance is not None)
+
+    def forget_instance(self, instance_id: str) -> LaunchRecord | None:
+        """Drop the launch of an instance that will not become a node (interrupted before it registered)."""
+        for record in list(self.records.values()):
+            if record.instance is not None and record.instance.instance_id == instance_id:
+                return self.records.pop(record.launch_id)
+        return None
+
+    # --- launching ------------------------------------------------------------------------------------------
+
+    def new_record(self, planned: PlannedNode, config: Config, now: datetime) -> LaunchRecord:
+        launch_id = self._launch_ids()
+        labels = node_labels(config, planned.offering, planned.labels, launch_id, planned.bin.value)
+        taints = node_taints(config, planned.taints)
+        tags = {
+            **config.node_tags,
+            TAG_CLUSTER: self._cluster_name,
+            TAG_OWNER: OWNER_VALUE,
+            TAG_LAUNCH_ID: launch_id,
+            TAG_NODE_POOL: planned.bin.value,
+        }
+        request = LaunchRequest(
+            launch_id=launch_id,
+            cluster_name=self._cluster_name,
+            offerings=(planned.offering, *planned.alternatives),
+            labels=labels,
+            taints=taints,
+            tags=tags,
+        )
+        it = planned.offering.instance_type
+        return LaunchRecord(
+            launch_id=launch_id,
+            request=request,
+            allocatable=planned.allocatable,
+            labels=labels,
+            taints=taints,
+            price_usd_per_hour=planned.price_usd_per_hour,
+            gpus=it.gpus,
+            gpu_sku=it.gpu_sku,
+            started_at=now,
+            pods=planned.pods,
+        )
+
+    def launch(self, record: LaunchRecord, config: Config, now: datetime) -> LaunchRecord | LaunchFailure:
+        """Call the provider. Success and transient failures keep the record (in flight); the others drop it and
+        mark the offerings unavailable for the error's TTL."""
+        self.records[record.launch_id] = record
+        try:
+            instance = self._provider.launch(record.request)
+        except InsufficientCapacity as e:
+            self._metrics.insufficient_capacity.labels(record.capacity_type).inc()
+            refs = e.offerings or _refs(record.request)
+            self._unavailable.mark(refs, now, config.ice_ttl_seconds, "insufficient-capacity")
+            return self._failed(record, "insufficient-capacity", e, refs, replan=True)
+        except QuotaExceeded as e:
+            refs = e.offerings or _refs(record.request)
+            self._unavailable.mark(refs, now, config.quota_ttl_seconds, "quota")
+            return self._failed(record, "quota", e, refs, replan=True)
+        except Permanent as e:
+            refs = e.offerings or _refs(record.request)
+            self._unavailable.mark(refs, now, PERMANENT_TTL_SECONDS, "permanent")
+            return self._failed(record, "permanent", e, refs, replan=True)
+        except ProviderConfigurationError as e:
+            return self._failed(record, "configuration", e, (), replan=False)
+        except Transient as e:
+            return self._retry(record, now, "transient", e, e.retry_after_seconds)
+        except Exception as e:  # an unclassified provider fault: the call may have happened, so retry the same id
+            return self._retry(record, now, type(e).__name__, e, 0.0)
+        launched = record.launched(instance)
+        if instance.offering != record.request.offerings[0].ref:
+            launched = self._as_alternative(launched, instance)
+        self.records[record.launch_id] = launched
+        self._metrics.launches.labels(instance.instance_type, instance.capacity_type).inc()
+        log.info(
+            "launch",
+            launch_id=record.launch_id,
+            instance_id=instance.instance_id,
+            instance_type=instance.instance_type,
+            zone=instance.zone,
+            capacity_type=instance.capacity_type,
+            price_usd_per_hour=launched.price_usd_per_hour,
+            pods=len(record.pods),
+            attempt=record.attempts + 1,
+        )
+        return launched
+
+    def _as_alternative(self, record: LaunchRecord, instance: Instance) -> LaunchRecord:
+        """The provider took a fallback offering from the request: labels and price follow the real one."""
+        chosen = next((o for o in record.request.offerings if o.ref == instance.offering), None)
+        if chosen is None:
+            return record
+        labels = {**record.labels, **chosen.labels()}
+        return replace(
+            record,
+            labels=labels,
+            price_usd_per_hour=instance.price_usd_per_hour or chosen.price_usd_per_hour,
+            gpus=chosen.instance_type.gpus,
+            gpu_sku=chosen.instance_type.gpu_sku,
+        )
+
+    def _failed(
+        self, record: LaunchRecord, kind: str, error: Exception, refs: Sequence[OfferingRef], *, replan: bool
+    ) -> LaunchFailure:
+        self.records.pop(record.launch_id, None)
+        self._metrics.launch_errors.labels(kind).inc()
+        log.warning(
+            "launch.failed",
+            launch_id=record.launch_id,
+            kind=kind,
+            error=str(error),
+            unavailable=[str(r) for r in refs],
+            pods=len(record.pods),
+        )
+        return LaunchFailure(record, kind, str(error), replan)
+
+    def _retry(
+        self, record: LaunchRecord, now: datetime, kind: str, error: Exception, retry_after: float
+    ) -> LaunchRecord | LaunchFailure:
+        self._metrics.launch_errors.labels("transient").inc()
+        if record.attempts + 1 >= MAX_TRANSIENT_ATTEMPTS:
+            self.records.pop(record.launch_id, None)
+            log.error(
+                "launch.abandoned",
+                launch_id=record.launch_id,
+                kind=kind,
+                error=str(error),
+                attempts=record.attempts + 1,
+            )
+            return LaunchFailure(record, kind, str(error), replan=True)
+        delay = max(retry_after, TRANSIENT_BACKOFF.delay(record.attempts + 1))
+        retried = record.retry_later(now + timedelta(seconds=delay))
+        self.records[record.launch_id] = retried
+        log.warning("launch.retry", launch_id=record.launch_id, kind=kind, error=str(error), retry_in_seconds=delay)
+        return retried
+
+    # --- following launches to their nodes ------------------------------------------------------------------
+
+    def track(self, nodes: Sequence[Node], config: Config, now: datetime) -> TrackResult:
+        """Retry due transient failures, match Nodes to launches, finish initialised ones, time out the rest."""
+        failures: list[LaunchFailure] = []
+        for record in list(self.records.values()):
+            if record.phase is LaunchPhase.REQUESTED and record.retry_at is not None and record.retry_at <= now:
+                outcome = self.launch(record, config, now)
+                if isinstance(outcome, LaunchFailure):
+                    failures.append(outcome)
+        by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
+        by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
+        with_nodes: list[tuple[LaunchRecord, Node]] = []
+        initialised: list[LaunchRecord] = []
+        timed_out: list[LaunchRecord] = []
+        for record in list(self.records.values()):
+            node = by_launch.get(record.launch_id)
+            if node is None and record.instance is not None:
+                node = by_provider_id.get(record.instance.provider_id)
+            if node is not None and record.phase is not LaunchPhase.REGISTERED:
+                self.records[record.launch_id] = record.registered(node.name)
+                log.info("launch.registered", launch_id=record.launch_id, node=node.name)
+                record = self.records[record.launch_id]  # noqa: PLW2901 - the same launch, now registered
+            if node is not None:
+                with_nodes.append((record, node))
+            if node is not None and is_initialised(node, record.gpus):
+                del self.records[record.launch_id]
+                latency = (now - record.started_at).total_seconds()
+                self._metrics.launch_latency.observe(max(0.0, latency))
+                log.info("launch.initialised", launch_id=record.launch_id, node=node.name, latency_seconds=latency)
+                initialised.append(record)
+            elif now - record.started_at >= timedelta(seconds=config.registration_timeout_seconds):
+                del self.records[record.launch_id]
+                self._unavailable.mark((record.offering,), now, config.ice_ttl_seconds, "registration-timeout")
+                log.warning(
+                    "launch.timeout",
+                    launch_id=record.launch_id,
+                    phase=record.phase.value,
+                    node=record.node_name,
+                    instance_id=record.instance.instance_id if record.instance else "",
+                    offering=str(record.offering),
+                    timeout_seconds=config.registration_timeout_seconds,
+                )
+                timed_out.append(record)
+        return TrackResult(tuple(with_nodes), tuple(initialised), tuple(timed_out), tuple(failures))
+
+
+def _refs(request: LaunchRequest) -> tuple[OfferingRef, ...]:
+    return tuple(o.ref for o in request.offerings)

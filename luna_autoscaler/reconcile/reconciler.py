@@ -1,0 +1,349 @@
+"""The reconcile cycle: read the cluster and the provider once, then follow launches, answer interruptions,
+scale up, scale down, drain and collect orphans, in that order, and record what was done.
+
+The order matters. Launches are followed first so that capacity that just became a node is not counted twice;
+interruptions come before scale-up so that the pods of a node about to be reclaimed are planned in the same
+cycle; scale-up comes before scale-down so that a node the plan just counted on for pending pods is not
+removed; garbage collection comes last, when every instance has had its chance to be accounted for.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import structlog
+
+from luna_autoscaler.config import Config
+from luna_autoscaler.models.catalog import Catalog
+from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.scheduling import CAPACITY_TYPE
+from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.planner.types import CapacityNode, Limits
+from luna_autoscaler.ports import Clock, Cluster, Instance, InterruptionKind, NodeProvider
+from luna_autoscaler.reconcile.drain import Drainer
+from luna_autoscaler.reconcile.estimates import CostEstimates
+from luna_autoscaler.reconcile.events import PodEvents
+from luna_autoscaler.reconcile.garbage import OrphanCollector
+from luna_autoscaler.reconcile.launches import LaunchTracker
+from luna_autoscaler.reconcile.report import CycleReport, RemovalSummary
+from luna_autoscaler.reconcile.scale_down import BlockReports, ScaleDown
+from luna_autoscaler.reconcile.scale_up import ScaleUp, ScaleUpOutcome
+from luna_autoscaler.reconcile.state import LaunchRecord, UnavailableOfferings
+from luna_autoscaler.reconcile.triage import Triage, triage
+from luna_autoscaler.reconcile.view import ClusterView, as_pending
+
+log = structlog.get_logger("luna_autoscaler.reconcile")
+
+
+def _uuid_launch_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+class Reconciler:
+    """One autoscaler's memory and its cycle; see the package docstring for the public contract."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        provider: NodeProvider,
+        *,
+        clock: Clock,
+        cluster_name: str,
+        local_config: Config | None = None,
+        metrics: Metrics | None = None,
+        dry_run: bool = False,
+        batching: bool = True,
+        launch_ids: Callable[[], str] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._cluster = cluster
+        self._provider = provider
+        self._clock = clock
+        self._local_config = local_config or Config()
+        self.metrics = metrics or Metrics()
+        self._dry_run = dry_run
+        self._should_stop = should_stop
+        self._unavailable = UnavailableOfferings()
+        self._tracker = LaunchTracker(
+            provider, cluster_name, self._unavailable, self.metrics, launch_ids or _uuid_launch_id
+        )
+        self._events = PodEvents(cluster, dry_run=dry_run)
+        self._estimates = CostEstimates(self._events, self.metrics)
+        blocks = BlockReports(cluster, self.metrics, dry_run=dry_run)
+        self._scale_up = ScaleUp(
+            self._tracker,
+            self._unavailable,
+            self._events,
+            self.metrics,
+            dry_run=dry_run,
+            batching=batching,
+            should_stop=should_stop,
+        )
+        self._scale_down = ScaleDown(blocks, self.metrics)
+        self._drainer = Drainer(cluster, provider, blocks, self.metrics, should_stop=should_stop)
+        self._orphans = OrphanCollector()
+        self._rebuilt = False
+        self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
+        self._config: Config | None = None
+
+    # --- what callers may read ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The configuration in effect: the ConfigMap's when there is one, else the local file's, else defaults."""
+        current = self._cluster.config() or self._local_config
+        if current != self._config:
+            source = "ConfigMap" if self._cluster.config() is not None else "local"
+            log.info("config", source=source, config=current.model_dump(mode="json", by_alias=True))
+            self._config = current
+        return current
+
+    @property
+    def in_flight(self) -> tuple[LaunchRecord, ...]:
+        return tuple(self._tracker.records.values())
+
+    @property
+    def unneeded_since(self) -> dict[str, datetime]:
+        return dict(self._scale_down.unneeded_since)
+
+    # --- the cycle ------------------------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> CycleReport:
+        now = now or self._clock()
+        started = time.perf_counter()
+        config = self.config
+        catalog = self._provider.catalog()
+        snapshot = self._cluster.snapshot()
+        instances = self._provider.list_instances()
+        if not self._rebuilt:
+            self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
+            self._rebuilt = True
+        view = ClusterView.build(snapshot, instances, self._provider, catalog)
+        removed: list[RemovalSummary] = []
+
+        removed += self._follow_launches(view, config, now)
+        self._answer_interruptions(view, config, now)
+        pods = triage(snapshot.pods, config)
+        self._report_problems(pods, catalog, config, view, now)
+        up = self._scale_up_for(pods, view, catalog, config, now)
+        drains_started = self._scale_down_for(view, catalog, config, up, now)
+        if not self._dry_run:
+            removed += self._drainer.progress(view, now)
+        removed += self._collect_orphans(view, removed, now)
+
+        self._record_gauges(view, pods, up)
+        self.metrics.cycle_duration.observe(time.perf_counter() - started)
+        self.metrics.last_success.set(now.timestamp())
+        return CycleReport(
+            now=now,
+            pending_pods=len(pods.pending),
+            planned=up.planned,
+            launched=up.launched,
+            launch_errors=up.errors,
+            unplaced=up.unplaced,
+            drains_started=drains_started,
+            removed=tuple(removed),
+            in_flight=len(self._tracker.records),
+            dry_run=self._dry_run,
+        )
+
+    # --- launches -------------------------------------------------------------------------------------------
+
+    def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
+        tracked = self._tracker.track(view.nodes, config, now)
+        for record, node in tracked.with_nodes:
+            if record.launch_id not in self._labelled and not self._dry_run:
+                self._label_and_taint(record, node)
+                self._labelled.add(record.launch_id)
+        self._labelled &= set(self._tracker.records)
+        removed = []
+        for record in tracked.timed_out:
+            instance_id = record.instance.instance_id if record.instance else ""
+            removed.append(RemovalSummary(record.node_name, instance_id, "registration-timeout"))
+            self.metrics.nodes_removed.labels("registration-timeout").inc()
+            if self._dry_run:
+                log.info("launch.would_terminate", launch_id=record.launch_id, instance_id=instance_id)
+                continue
+            if record.node_name:
+                self._cluster.delete_node(record.node_name)
+            if instance_id:
+                self._provider.terminate(instance_id)
+        return removed
+
+    def _label_and_taint(self, record: LaunchRecord, node: Node) -> None:
+        """Our labels and taints on the Node, where the cloud's bootstrap did not already put them."""
+        missing = {k: v for k, v in record.labels.items() if node.labels.get(k) != v}
+        if missing:
+            self._cluster.label_node(node.name, missing)
+            log.info("node.labelled", node=node.name, labels=sorted(missing))
+        for taint in record.taints:
+            if not any(t.key == taint.key and t.effect == taint.effect for t in node.taints):
+                self._cluster.taint_node(node.name, taint)
+                log.info("node.tainted", node=node.name, taint=str(taint))
+
+    # --- interruptions --------------------------------------------------------------------------------------
+
+    def _answer_interruptions(self, view: ClusterView, config: Config, now: datetime) -> None:
+        """Cordon and drain an interrupted node now; its offering is unavailable for a while (it was reclaimed)."""
+        node_of = {instance_id: node for node, instance_id in view.node_instance.items()}
+        for notice in self._provider.poll_interruptions():
+            self.metrics.interruptions.labels(notice.kind.value).inc()
+            node = node_of.get(notice.instance_id)
+            log.warning("interruption", instance_id=notice.instance_id, kind=notice.kind.value, node=node or "")
+            if notice.kind is InterruptionKind.REBALANCE:
+                continue  # a raised risk, not a notice: the node keeps serving until a real notice comes
+            instance = view.instances.get(notice.instance_id)
+            if instance is not None:
+                self._unavailable.mark((instance.offering,), now, config.ice_ttl_seconds, "interrupted")
+            if self._dry_run:
+                continue
+            if node is not None:
+                self._drainer.start(node, notice.instance_id, "interrupted", now, urgent=True)
+            elif (record := self._tracker.forget_instance(notice.instance_id)) is not None:
+                self._provider.terminate(notice.instance_id)
+                log.info("launch.interrupted", launch_id=record.launch_id, instance_id=notice.instance_id)
+
+    # --- scale-up -------------------------------------------------------------------------------------------
+
+    def _report_problems(
+        self, pods: Triage, catalog: Catalog, config: Config, view: ClusterView, now: datetime
+    ) -> None:
+        for pod, problems in pods.invalid:
+            message = "; ".join(str(p) for p in problems)
+            log.warning("pod.invalid_annotation", pod=pod.key, problems=message)
+            self._events.post(pod, "InvalidAnnotation", message, warning=True)
+        self._estimates.post(pods.gated, catalog, config, self._unavailable.current(now))
+        self._events.keep_only(view.snapshot.pods)
+
+    def _scale_up_for(
+        self, pods: Triage, view: ClusterView, catalog: Catalog, config: Config, now: datetime
+    ) -> ScaleUpOutcome:
+        replaced = [
+            as_pending(p)
+            for drain in self._drainer.drains.values()
+            if drain.urgent
+            for p in view.movable_pods(drain.node)
+        ]
+        pending = {p.key: p for p in (*pods.pending, *replaced)}
+        exclude = frozenset(self._drainer.drains) | self._tracker.registering_nodes()
+
+        def capacity() -> tuple[CapacityNode, ...]:
+            return view.capacity(exclude) + self._tracker.capacity(view.used_on)
+
+        return self._scale_up.run(
+            tuple(pending.values()),
+            catalog=catalog,
+            config=config,
+            daemonsets=view.snapshot.daemonsets,
+            capacity=capacity,
+            limits=lambda: self._limits(config, view),
+            now=now,
+            urgent=bool(replaced),
+        )
+
+    def _limits(self, config: Config, view: ClusterView) -> Limits:
+        """What maxNodes, maxGpus and maxHourlyCost leave, counting our nodes and our launches without a node."""
+        owned = view.owned_nodes()
+        coming = [r for r in self._tracker.records.values() if not r.node_name]
+        nodes = len(owned) + len(coming)
+        gpus = sum(view.gpus_of(n) for n in owned) + sum(r.gpus for r in coming)
+        cost = sum(view.price_of(n) for n in owned) + sum(r.price_usd_per_hour for r in coming)
+        return Limits(
+            nodes=None if config.max_nodes is None else max(0, config.max_nodes - nodes),
+            gpus=None if config.max_gpus is None else max(0, config.max_gpus - gpus),
+            hourly_cost_usd=None
+            if config.max_hourly_cost_usd is None
+            else max(0.0, round(config.max_hourly_cost_usd - cost, 6)),
+        )
+
+    # --- scale-down -----------------------------------------------------------------------------------------
+
+    def _scale_down_for(
+        self, view: ClusterView, catalog: Catalog, config: Config, up: ScaleUpOutcome, now: datetime
+    ) -> tuple[RemovalSummary, ...]:
+        if not config.scale_down.enabled:
+            return ()
+        exclude = frozenset(self._drainer.drains) | self._tracker.registering_nodes()
+        candidates = self._scale_down.find_unneeded(view, config, catalog, exclude=exclude, reserved=up.reserved or {})
+        due = self._scale_down.due(candidates, now, config)
+        last_up = self._scale_up.last_launch_at
+        if (
+            due
+            and last_up is not None
+            and now - last_up < timedelta(seconds=config.scale_down.delay_after_scale_up_seconds)
+        ):
+            log.info("scale_down.delayed", nodes=[c.node.name for c in due], last_scale_up=last_up.isoformat())
+            return ()
+        slots = max(0, config.scale_down.max_parallel_drains - self._drainer.active(urgent=False))
+        started = []
+        for c in due[:slots]:
+            summary = RemovalSummary(c.node.name, c.instance_id, c.reason)
+            started.append(summary)
+            if self._dry_run:
+                log.info("scale_down.would_remove", node=c.node.name, reason=c.reason)
+                continue
+            self._drainer.start(c.node.name, c.instance_id, c.reason, now)
+            self._scale_down.forget(c.node.name)
+        return tuple(started)
+
+    # --- garbage collection ---------------------------------------------------------------------------------
+
+    def _collect_orphans(
+        self, view: ClusterView, removed: Sequence[RemovalSummary], now: datetime
+    ) -> list[RemovalSummary]:
+        accounted = (
+            set(view.node_instance.values())
+            | self._tracker.instance_ids()
+            | {d.instance_id for d in self._drainer.drains.values()}
+            | {r.instance_id for r in removed}
+        )
+        out = []
+        for instance in self._orphans.due(view.instances, accounted, now):
+            out.append(RemovalSummary("", instance.instance_id, "orphan"))
+            if self._dry_run:
+                log.info("orphan.would_terminate", instance_id=instance.instance_id)
+                continue
+            self._terminate_orphan(instance)
+        return out
+
+    def _terminate_orphan(self, instance: Instance) -> None:
+        self._provider.terminate(instance.instance_id)
+        self._orphans.collected(instance.instance_id)
+        self.metrics.nodes_removed.labels("orphan").inc()
+        log.info("orphan.terminated", instance_id=instance.instance_id, launch_id=instance.launch_id)
+
+    # --- metrics --------------------------------------------------------------------------------------------
+
+    def _record_gauges(self, view: ClusterView, pods: Triage, up: ScaleUpOutcome) -> None:
+        m = self.metrics
+        m.pending_pods.labels("pending").set(len(pods.pending))
+        m.pending_pods.labels("gated").set(len(pods.gated))
+        m.pending_pods.labels("invalid").set(len(pods.invalid))
+        m.pending_pods.labels("unplaced").set(len(up.unplaced))
+        m.nodes.clear()
+        counts: dict[tuple[str, str, str], int] = {}
+        registering = self._tracker.registering_nodes()
+        cost = 0.0
+        for node in view.owned_nodes():
+            state = "initialising" if node.name in registering else "cordoned" if node.unschedulable else "ready"
+            key = (node.instance_type, _capacity_type(node), state)
+            counts[key] = counts.get(key, 0) + 1
+            cost += view.price_of(node)
+        for r in self._tracker.records.values():
+            if not r.node_name:
+                key = (r.instance_type, r.capacity_type, "launching")
+                counts[key] = counts.get(key, 0) + 1
+                cost += r.price_usd_per_hour
+        for (instance_type, capacity_type, state), n in counts.items():
+            m.nodes.labels(instance_type, capacity_type, state).set(n)
+        m.hourly_cost.set(round(cost, 6))
+        m.unavailable_offerings.clear()
+        for reason, n in self._unavailable.count_by_reason().items():
+            m.unavailable_offerings.labels(reason).set(n)
+
+
+def _capacity_type(node: Node) -> str:
+    return node.labels.get(CAPACITY_TYPE, "on-demand")

@@ -1,0 +1,253 @@
+"""Scale-up: batch pending pods, plan them against existing and in-flight capacity, launch, fall back at once.
+
+Batching follows Karpenter: a burst of pods is planned together once no new pod has arrived for
+`batching.idleDuration` (1 s), or `batching.maxDuration` (10 s) after the first, so a 50-pod Job gets one plan
+rather than 50. When a launch fails for lack of capacity, quota or a permanent reason, its offerings are marked
+unavailable and every pending pod is planned again in the same cycle (up to `MAX_FALLBACK_ROUNDS`), with what
+was already launched counted as in flight: the next cheapest offering (spot → on-demand where the pod allows)
+is tried within seconds, not a cycle later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from luna_autoscaler.config import Config
+from luna_autoscaler.models.catalog import Catalog
+from luna_autoscaler.models.pod import DaemonSet, Pod
+from luna_autoscaler.models.resources import ZERO, Resources
+from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.planner import plan
+from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNode, PlanRequest, Unplaced
+from luna_autoscaler.reconcile.events import PodEvents
+from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
+from luna_autoscaler.reconcile.report import LaunchSummary
+from luna_autoscaler.reconcile.state import Backoff, LaunchPhase, UnavailableOfferings
+
+log = structlog.get_logger("luna_autoscaler.reconcile")
+
+MAX_FALLBACK_ROUNDS = 4
+"""Plans per cycle when launches keep failing for capacity: each round excludes what the last one learnt."""
+
+CONFIGURATION_BACKOFF = Backoff(base_seconds=30.0, max_seconds=600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleUpOutcome:
+    planned: bool
+    launched: tuple[LaunchSummary, ...] = ()
+    errors: tuple[str, ...] = ()
+    unplaced: tuple[Unplaced, ...] = ()
+    reserved: dict[str, Resources] | None = None  # node → requests of pending pods the plan put there
+
+
+class Batch:
+    """The batching window over the set of pending pods, seen cycle by cycle."""
+
+    def __init__(self) -> None:
+        self._seen: frozenset[str] = frozenset()
+        self._opened: datetime | None = None
+        self._last_arrival: datetime | None = None
+
+    def closed(self, keys: frozenset[str], now: datetime, config: Config) -> bool:
+        """True when the pods should be planned now: nothing new, quiet for idleDuration, or open maxDuration."""
+        if keys - self._seen:
+            self._last_arrival = now
+            self._opened = self._opened or now
+        self._seen = keys
+        if self._opened is None or self._last_arrival is None:
+            return True
+        idle = now - self._last_arrival >= timedelta(seconds=config.batching.idle_seconds)
+        full = now - self._opened >= timedelta(seconds=config.batching.max_seconds)
+        if idle or full:
+            self._opened = None
+            return True
+        return False
+
+
+class ScaleUp:
+    def __init__(
+        self,
+        tracker: LaunchTracker,
+        unavailable: UnavailableOfferings,
+        events: PodEvents,
+        metrics: Metrics,
+        *,
+        dry_run: bool,
+        batching: bool,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self._tracker = tracker
+        self._unavailable = unavailable
+        self._events = events
+        self._metrics = metrics
+        self._dry_run = dry_run
+        self._batch = Batch() if batching else None
+        self._should_stop = should_stop
+        self._paused_until: datetime | None = None
+        self._configuration_failures = 0
+        self.last_launch_at: datetime | None = None
+
+    def run(
+        self,
+        pods: Sequence[Pod],
+        *,
+        catalog: Catalog,
+        config: Config,
+        daemonsets: Sequence[DaemonSet],
+        capacity: Callable[[], tuple[CapacityNode, ...]],
+        limits: Callable[[], Limits],
+        now: datetime,
+        urgent: bool = False,
+    ) -> ScaleUpOutcome:
+        """Plan and launch for `pods`; `capacity` and `limits` are asked again after each fallback round."""
+        keys = frozenset(p.key for p in pods)
+        batch_closed = self._batch is None or self._batch.closed(keys, now, config)
+        if not pods:
+            return ScaleUpOutcome(planned=False)
+        if not batch_closed and not urgent:
+            log.debug("scale_up.batching", pending=len(pods))
+            return ScaleUpOutcome(planned=False)
+        by_key = {p.key: p for p in pods}
+        launched: list[LaunchSummary] = []
+        errors: list[str] = []
+        result = self._plan(
+            pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
+        )
+        for _ in range(MAX_FALLBACK_ROUNDS - 1):
+            failures = self._launch_all(
+                result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors
+            )
+            if not any(f.replan for f in failures):
+                break
+            log.info("scale_up.fallback", failed_launches=len(failures), pods=len(pods))
+            result = self._plan(
+                pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
+            )
+        else:
+            self._launch_all(result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
+        for u in result.unplaced:
+            log.info("scale_up.unplaced", pod=u.pod, reason=u.reason)
+            if (pod := by_key.get(u.pod)) is not None:
+                self._events.post(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True)
+        reserved: dict[str, Resources] = {}
+        for key, node in result.on_existing.items():
+            if (pod := by_key.get(key)) is not None:
+                reserved[node] = reserved.get(node, ZERO) + pod.requests
+        return ScaleUpOutcome(True, tuple(launched), tuple(errors), result.unplaced, reserved)
+
+    def _plan(
+        self,
+        pods: Sequence[Pod],
+        *,
+        catalog: Catalog,
+        config: Config,
+        daemonsets: Sequence[DaemonSet],
+        nodes: tuple[CapacityNode, ...],
+        limits: Limits,
+        now: datetime,
+    ) -> Plan:
+        request = PlanRequest(
+            pods=tuple(pods),
+            catalog=catalog,
+            config=config,
+            nodes=nodes,
+            daemonsets=tuple(daemonsets),
+            unavailable=self._unavailable.current(now),
+            limits=limits,
+        )
+        started = time.perf_counter()
+        result = plan(request)
+        elapsed = time.perf_counter() - started
+        self._metrics.planner_duration.labels("scale-up").observe(elapsed)
+        log.info(
+            "scale_up.plan",
+            pods=len(pods),
+            new_nodes=len(result.new_nodes),
+            on_existing=len(result.on_existing),
+            unplaced=len(result.unplaced),
+            price_usd_per_hour=result.total_price_usd_per_hour,
+            unavailable_offerings=len(request.unavailable),
+            planner_seconds=round(elapsed, 4),
+        )
+        return result
+
+    def _launch_all(
+        self,
+        planned_nodes: Sequence[PlannedNode],
+        *,
+        by_key: dict[str, Pod],
+        config: Config,
+        now: datetime,
+        launched: list[LaunchSummary],
+        errors: list[str],
+    ) -> list[LaunchFailure]:
+        failures: list[LaunchFailure] = []
+        for planned in planned_nodes:
+            if self._dry_run:
+                launched.append(_summary(planned, "dry-run", ""))
+                log.info(
+                    "scale_up.would_launch",
+                    instance_type=planned.offering.name,
+                    zone=planned.offering.zone,
+                    capacity_type=planned.offering.capacity_type.value,
+                    price_usd_per_hour=planned.price_usd_per_hour,
+                    pods=list(planned.pods),
+                )
+                continue
+            if self._should_stop():
+                break
+            if self._paused_until is not None and now < self._paused_until:
+                errors.append(f"configuration: launches paused until {self._paused_until.isoformat()}")
+                break
+            record = self._tracker.new_record(planned, config, now)
+            outcome = self._tracker.launch(record, config, now)
+            if isinstance(outcome, LaunchFailure):
+                failures.append(outcome)
+                errors.append(f"{outcome.kind}: {outcome.message}")
+                if not outcome.replan:
+                    self._pause(now, outcome.message)
+                continue
+            if outcome.phase is LaunchPhase.REQUESTED:
+                errors.append(f"transient: launch {outcome.launch_id} will be retried")
+                continue
+            self._configuration_failures = 0
+            self.last_launch_at = now
+            instance_id = outcome.instance.instance_id if outcome.instance else ""
+            summary = LaunchSummary(
+                outcome.launch_id,
+                outcome.instance_type,
+                outcome.offering.zone,
+                outcome.capacity_type,
+                outcome.price_usd_per_hour,
+                planned.pods,
+                instance_id,
+            )
+            launched.append(summary)
+            message = (
+                f"pod triggered scale-up: {summary.instance_type} ({summary.capacity_type}) in {summary.zone} "
+                f"at ${summary.price_usd_per_hour:.4f}/h, launch {summary.launch_id}"
+            )
+            for key in planned.pods:
+                if (pod := by_key.get(key)) is not None:
+                    self._events.post(pod, "TriggeredScaleUp", message)
+        return failures
+
+    def _pause(self, now: datetime, why: str) -> None:
+        """A configuration error fails every launch alike: stop launching for a while instead of hammering."""
+        self._configuration_failures += 1
+        delay = CONFIGURATION_BACKOFF.delay(self._configuration_failures)
+        self._paused_until = now + timedelta(seconds=delay)
+        log.error("scale_up.paused", why=why, retry_in_seconds=delay)
+
+
+def _summary(planned: PlannedNode, launch_id: str, instance_id: str) -> LaunchSummary:
+    o = planned.offering
+    return LaunchSummary(
+        launch_id, o.name, o.zone, o.capacity_type.value, o.price_usd_per_hour, planned.pods, instance_id
+    )

@@ -1,0 +1,213 @@
+"""An in-memory cloud that behaves like a real one where the reconcile loop can tell the difference.
+
+Tests, simulations and `--dry-run`-style demos need a NodeProvider that prices like a real cloud (it sells the
+offerings of a real Catalog), keeps the port's promises (idempotent launch, terminate of the unknown is success,
+list shows only what this cluster owns) and can be made to fail the way clouds fail: a queued classified error for
+the next launch, or an offering that has run out of capacity. Machines join the cluster after a delay, which the
+simulated cluster collects with `due_to_join(now)`; interruptions are queued with `interrupt`. Every port call is
+recorded in `calls` so tests assert on behaviour, not on mocks. Time comes only from the injected clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from luna_autoscaler.errors import InsufficientCapacity, OfferingRef, Permanent, ProviderError
+from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
+from luna_autoscaler.ports import (
+    OWNER_VALUE,
+    TAG_CLUSTER,
+    TAG_LAUNCH_ID,
+    TAG_OWNER,
+    Clock,
+    Instance,
+    InstanceState,
+    InterruptionKind,
+    InterruptionNotice,
+    LaunchRequest,
+)
+
+PROVIDER_ID_PREFIX = "fake://"
+# How long a spot instance lives after its interruption notice when no deadline is given (AWS: two minutes).
+SPOT_NOTICE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    """One call of a port method, with its arguments (LaunchRequest, instance id, provider id...)."""
+
+    method: str
+    args: tuple[object, ...] = ()
+
+
+class FakeProvider:
+    """A NodeProvider over a Catalog, entirely in memory. Thread-safe."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        *,
+        cluster_name: str = "test",
+        join_delay_seconds: float = 60.0,
+        features: Mapping[str, str] | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._offerings: dict[OfferingRef, Offering] = {o.ref: o for o in catalog}
+        self._clock = clock
+        self.cluster_name = cluster_name
+        self.join_delay = timedelta(seconds=join_delay_seconds)
+        self._features: Mapping[str, str] = MappingProxyType(dict(features or {}))
+        self.calls: list[ProviderCall] = []
+        self._instances: dict[str, Instance] = {}
+        self._by_launch_id: dict[str, str] = {}
+        self._joined: set[str] = set()
+        self._failures: deque[ProviderError] = deque()
+        self._exhausted: set[OfferingRef] = set()
+        self._notices: list[InterruptionNotice] = []
+        self._serial = 0
+        self._lock = threading.RLock()
+
+    # --- the port ---------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return "fake"
+
+    @property
+    def features(self) -> Mapping[str, str]:
+        return self._features
+
+    def catalog(self) -> Catalog:
+        with self._lock:
+            self.calls.append(ProviderCall("catalog"))
+            return self._catalog
+
+    def launch(self, request: LaunchRequest) -> Instance:
+        """Take the first offering (like a provider without multi-offering fleets); idempotent on launch_id,
+        which wins over queued failures as a cloud's client token does."""
+        with self._lock:
+            self.calls.append(ProviderCall("launch", (request,)))
+            known = self._by_launch_id.get(request.launch_id)
+            if known is not None:
+                return self._instances[known]
+            if self._failures:
+                raise self._failures.popleft()
+            if not request.offerings:
+                raise Permanent(f"launch {request.launch_id}: no offerings to choose from")
+            wanted = request.offerings[0]
+            offering = self._offerings.get(wanted.ref)
+            if offering is None:
+                raise Permanent(f"{wanted.ref} is not sold by this provider", [wanted.ref])
+            if offering.ref in self._exhausted:
+                raise InsufficientCapacity(
+                    f"insufficient capacity for {offering.ref}",
+                    [offering.ref],
+                    spot_unavailable=offering.capacity_type == CapacityType.SPOT,
+                )
+            self._serial += 1
+            instance_id = f"fake-{self._serial:06d}"
+            tags = {
+                **request.tags,
+                TAG_CLUSTER: request.cluster_name,
+                TAG_OWNER: OWNER_VALUE,
+                TAG_LAUNCH_ID: request.launch_id,
+            }
+            instance = Instance(
+                instance_id=instance_id,
+                provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}",
+                instance_type=offering.instance_type.name,
+                zone=offering.zone,
+                capacity_type=offering.capacity_type.value,
+                launch_id=request.launch_id,
+                state=InstanceState.PENDING,
+                created_at=self._clock(),
+                price_usd_per_hour=offering.price_usd_per_hour,
+                tags=MappingProxyType(tags),
+            )
+            self._instances[instance_id] = instance
+            self._by_launch_id[request.launch_id] = instance_id
+            return instance
+
+    def terminate(self, instance_id: str) -> None:
+        with self._lock:
+            self.calls.append(ProviderCall("terminate", (instance_id,)))
+            instance = self._instances.get(instance_id)
+            if instance is not None:
+                self._instances[instance_id] = replace(instance, state=InstanceState.TERMINATED)
+
+    def list_instances(self) -> Sequence[Instance]:
+        with self._lock:
+            self.calls.append(ProviderCall("list_instances"))
+            return tuple(
+                i
+                for i in self._instances.values()
+                if i.state != InstanceState.TERMINATED and i.tags.get(TAG_CLUSTER) == self.cluster_name
+            )
+
+    def instance_id_of(self, provider_id: str) -> str | None:
+        with self._lock:
+            self.calls.append(ProviderCall("instance_id_of", (provider_id,)))
+        instance_id = provider_id.removeprefix(PROVIDER_ID_PREFIX)
+        return instance_id if provider_id.startswith(PROVIDER_ID_PREFIX) and instance_id else None
+
+    def poll_interruptions(self) -> Sequence[InterruptionNotice]:
+        with self._lock:
+            self.calls.append(ProviderCall("poll_interruptions"))
+            notices, self._notices = tuple(self._notices), []
+            return notices
+
+    # --- what a test or a simulation drives -------------------------------------------------------------
+
+    def fail_next_launch(self, error: ProviderError) -> None:
+        """Queue a classified error; each launch (that is not a replay of a known launch_id) raises the next one."""
+        with self._lock:
+            self._failures.append(error)
+
+    def exhaust(self, ref: OfferingRef) -> None:
+        """From now on, launches whose first offering is `ref` fail with InsufficientCapacity naming it."""
+        with self._lock:
+            self._exhausted.add(ref)
+
+    def replenish(self, ref: OfferingRef) -> None:
+        """Capacity for `ref` is back."""
+        with self._lock:
+            self._exhausted.discard(ref)
+
+    def interrupt(
+        self,
+        instance_id: str,
+        kind: InterruptionKind = InterruptionKind.SPOT_INTERRUPTION,
+        deadline: datetime | None = None,
+    ) -> InterruptionNotice:
+        """Queue an interruption notice for a live instance (spot notices default to a two-minute deadline)."""
+        with self._lock:
+            instance = self._instances.get(instance_id)
+            if instance is None or instance.state == InstanceState.TERMINATED:
+                raise LookupError(f"no live fake instance {instance_id!r} to interrupt")
+            now = self._clock()
+            if deadline is None and kind == InterruptionKind.SPOT_INTERRUPTION:
+                deadline = now + SPOT_NOTICE
+            notice = InterruptionNotice(instance_id, kind, now, deadline)
+            self._notices.append(notice)
+            return notice
+
+    def due_to_join(self, now: datetime) -> list[Instance]:
+        """Live instances whose join delay has passed by `now` and were not returned before, now RUNNING,
+        oldest first: the simulated cluster registers a Node for each."""
+        with self._lock:
+            due = []
+            for instance_id, instance in self._instances.items():
+                if instance_id in self._joined or instance.state == InstanceState.TERMINATED:
+                    continue
+                if instance.created_at + self.join_delay <= now:
+                    running = replace(instance, state=InstanceState.RUNNING)
+                    self._instances[instance_id] = running
+                    self._joined.add(instance_id)
+                    due.append(running)
+            return sorted(due, key=lambda i: (i.created_at, i.instance_id))

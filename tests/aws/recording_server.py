@@ -1,0 +1,157 @@
+"""A local HTTP server speaking just enough AWS to serve what moto cannot: the Pricing API, the public SSM
+parameters of EKS AMIs and realistic spot price history. Real boto3 clients talk to it over HTTP, so their
+serialisation, pagination and error parsing run for real. Every request is recorded (operation, parameters).
+
+JSON 1.1 services are dispatched on `X-Amz-Target` (`AWSPriceListService.GetProducts`, `AmazonSSM.GetParameter`),
+EC2's query protocol on the form field `Action`. `fail(operation, status, code)` queues an error answer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Recorded:
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class _Fault:
+    status: int
+    code: str
+    message: str
+
+
+@dataclass
+class AwsAnswers:
+    """What the server answers; tests may change these between calls."""
+
+    price_pages: list[Path] = field(default_factory=lambda: sorted(FIXTURES.glob("get_products_us-east-1_page*.json")))
+    spot_pages: list[Path] = field(
+        default_factory=lambda: sorted(FIXTURES.glob("describe_spot_price_history_page*.xml"))
+    )
+    ssm_parameters: dict[str, str] = field(default_factory=dict)
+
+
+class RecordingAwsServer:
+    def __init__(self) -> None:
+        self.answers = AwsAnswers()
+        self.requests: list[Recorded] = []
+        self._faults: dict[str, list[_Fault]] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, content_type, payload = server._answer(self.headers.get("X-Amz-Target", ""), body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> RecordingAwsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def fail(self, operation: str, status: int, code: str, message: str = "injected by the test") -> None:
+        with self._lock:
+            self._faults.setdefault(operation, []).append(_Fault(status, code, message))
+
+    def operations(self) -> list[str]:
+        return [r.operation for r in self.requests]
+
+    # --- answers ---------------------------------------------------------------------------------------------
+
+    def _answer(self, target: str, body: bytes) -> tuple[int, str, bytes]:
+        if target:
+            operation = target.split(".", 1)[1]
+            params = json.loads(body or b"{}")
+            handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+                "GetProducts": self._get_products,
+                "GetParameter": self._get_parameter,
+            }
+        else:
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            operation = form.get("Action", "")
+            params = form
+        with self._lock:
+            self.requests.append(Recorded(operation, params))
+            queued = self._faults.get(operation)
+            fault = queued.pop(0) if queued else None
+        if fault is not None:
+            return self._error(fault, json_protocol=bool(target))
+        if not target:
+            return 200, "text/xml", self._spot_history(params).encode()
+        try:
+            return 200, "application/x-amz-json-1.1", json.dumps(handlers[operation](params)).encode()
+        except KeyError as e:
+            return self._error(_Fault(400, "ParameterNotFound", str(e)), json_protocol=True)
+
+    @staticmethod
+    def _error(fault: _Fault, *, json_protocol: bool) -> tuple[int, str, bytes]:
+        if json_protocol:
+            doc = {"__type": fault.code, "message": fault.message}
+            return fault.status, "application/x-amz-json-1.1", json.dumps(doc).encode()
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+            f"<Code>{fault.code}</Code><Message>{fault.message}</Message></Error></Errors>"
+            "<RequestID>ffffffff-0000-0000-0000-000000000000</RequestID></Response>"
+        )
+        return fault.status, "text/xml", xml.encode()
+
+    def _get_products(self, params: dict[str, Any]) -> dict[str, Any]:
+        pages = [json.loads(p.read_text()) for p in self.answers.price_pages]
+        token = params.get("NextToken")
+        index = next((i + 1 for i, page in enumerate(pages) if page.get("NextToken") == token), 0) if token else 0
+        return pages[index]
+
+    def _get_parameter(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Name"]
+        value = self.answers.ssm_parameters[name]
+        return {
+            "Parameter": {
+                "Name": name,
+                "Type": "String",
+                "Value": value,
+                "Version": 1,
+                "LastModifiedDate": 1764000000.0,
+                "ARN": f"arn:aws:ssm:us-east-1::parameter{name}",
+                "DataType": "aws:ec2:image",
+            }
+        }
+
+    def _spot_history(self, params: dict[str, str]) -> str:
+        pages = [p.read_text() for p in self.answers.spot_pages]
+        token = params.get("NextToken")
+        if not token:
+            return pages[0]
+        index = next(i + 1 for i, page in enumerate(pages) if f"<nextToken>{token}</nextToken>" in page)
+        return pages[index]

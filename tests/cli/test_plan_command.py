@@ -1,0 +1,131 @@
+"""`luna-autoscaler plan`: the JSON contract (docs/plan-json.md), the table, and bad input."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from luna_autoscaler.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = str(ROOT / "examples" / "alibaba-sample.yaml")
+INFERENCE = str(ROOT / "examples" / "inference.yaml")
+CONFIG = str(ROOT / "examples" / "config.yaml")
+
+NODE_FIELDS = {
+    "name",
+    "cloud",
+    "instance_type",
+    "capacity_type",
+    "region",
+    "zone",
+    "price_usd_per_hour",
+    "allocatable",
+    "pods",
+}
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["plan", *args, "--output", "json"]) == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def check_contract(doc: dict[str, Any], expected_pods: set[str]) -> None:
+    assert doc["schema"] == "luna-autoscaler/plan/v1"
+    assert {"nodes", "unplaced", "total_price_usd_per_hour", "catalog"} <= doc.keys()
+    assert doc["catalog"]["source"] and doc["catalog"]["as_of"]
+    seen: list[str] = []
+    for node in doc["nodes"]:
+        assert node.keys() >= NODE_FIELDS
+        assert node["capacity_type"] in ("spot", "on-demand")
+        assert node["price_usd_per_hour"] > 0
+        assert node["zone"].startswith(node["region"][:2]) or node["cloud"] in ("azure", "oci")
+        assert node["pods"]
+        seen += node["pods"]
+    seen += [e["pod"] for e in doc["existing"]]
+    seen += [u["pod"] for u in doc["unplaced"]]
+    assert sorted(seen) == sorted(expected_pods), "every pod appears exactly once"
+    assert doc["total_price_usd_per_hour"] == pytest.approx(sum(n["price_usd_per_hour"] for n in doc["nodes"]))
+
+
+def test_sample_workload_plan_is_complete_and_consistent(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(capsys, "--pods", SAMPLE, "--config", CONFIG)
+    import yaml
+
+    items = yaml.safe_load(Path(SAMPLE).read_text())["items"]
+    check_contract(doc, {f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in items})
+    assert doc["cloud"] == "aws" and doc["region"] == "us-east-1"
+    assert len(doc["nodes"]) < len(items), "pods share nodes"
+
+
+def test_workloads_expand_and_malformed_annotation_is_unplaced_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(capsys, "--pods", INFERENCE)
+    expected = {f"inference/llm-serving-{i}" for i in range(4)}
+    expected |= {f"training/finetune-{i}" for i in range(2)}
+    expected |= {f"web/api-{i}" for i in range(6)} | {"web/bad-annotation"}
+    check_contract(doc, expected)
+    bad = [u for u in doc["unplaced"] if u["pod"] == "web/bad-annotation"]
+    assert bad and "node.elotl.co/instance-max-cost" in bad[0]["reason"] and "cheap" in bad[0]["reason"]
+    for node in doc["nodes"]:
+        if any(p.startswith("inference/") for p in node["pods"]):
+            assert node["price_usd_per_hour"] <= 3.00
+            assert node["gpu_sku"] in ("L4", "A10G")
+
+
+def test_compare_all_clouds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--pods", INFERENCE, "--cloud", "all", "--output", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [p["cloud"] for p in doc["plans"]] == ["aws", "gcp", "azure", "oci"]
+    assert doc["cheapest"] in ("aws", "gcp", "azure", "oci")
+
+
+def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--pods", INFERENCE]) == 0
+    out = capsys.readouterr().out
+    assert "INSTANCE TYPE" in out and "Total:" in out and "web/bad-annotation" in out
+
+
+def test_stdin_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    pod = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1","memory":"1Gi"}}}]}}'
+    monkeypatch.setattr("sys.stdin", io.StringIO(pod))
+    doc = run_json(capsys, "--pods", "-", "--cloud", "gcp")
+    check_contract(doc, {"default/p"})
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (
+            "kind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}",
+            [],
+            "'lots'",
+        ),
+        ("kind: Pod\n  bad: [yaml", [], "not valid YAML"),
+        ("- 1\n- 2", [], "not a Kubernetes object"),
+        ("kind: ConfigMap\nmetadata: {name: x}", [], "no pods"),
+        ("kind: Pod\nmetadata: {name: x}\nspec: {containers: []}", ["--region", "mars-1"], "mars-1"),
+        ("kind: Pod\nmetadata: {name: x}\nspec: {containers: []}", ["--config", "{missing}"], "cannot read"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_and_no_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "pods.yaml"
+    path.write_text(content)
+    args = [a.replace("{missing}", str(tmp_path / "nope.yaml")) for a in args]
+    assert main(["plan", "--pods", str(path), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+
+
+def test_invalid_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("maxNodes: lots\n")
+    assert main(["plan", "--pods", INFERENCE, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "maxNodes" in err and str(config) in err

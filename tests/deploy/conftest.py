@@ -1,0 +1,35 @@
+"""Shared fixtures of the deploy tests: where deploy/ is, and every overlay rendered once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.kustomize import Manifest, render
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+NAMESPACE = "luna-autoscaler"
+# Overlay → the provider entry point it runs and the pyproject extra its image is built with.
+CLOUD_OF_OVERLAY = {"eks": "aws", "gke": "gcp", "aks": "azure", "oke": "oci"}
+
+
+def find(objects: list[Manifest], kind: str, name: str | None = None) -> Manifest:
+    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def container(objects: list[Manifest]) -> dict[str, Any]:
+    deployment = find(objects, "Deployment", "luna-autoscaler")
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["luna-autoscaler"]
+    result: dict[str, Any] = containers[0]
+    return result
+
+
+@pytest.fixture(scope="session")
+def overlays() -> dict[str, list[Manifest]]:
+    return {name: render(DEPLOY / "overlays" / name) for name in CLOUD_OF_OVERLAY}

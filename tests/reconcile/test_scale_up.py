@@ -1,0 +1,85 @@
+"""Scale-up through the real kube adapter and the fake provider: launch, follow, never twice."""
+
+from __future__ import annotations
+
+from luna_autoscaler.models import scheduling as lbl
+from tests.reconcile.world import World
+
+
+def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
+    w: World = make_world()
+    for i in range(3):
+        w.add_pod(f"web-{i}", cpu="500m", memory="1Gi")
+    w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
+    w.add_pod("other", cpu="500m", handled=False)
+
+    report = w.cycle()
+
+    launched = sorted((l.instance_type, l.capacity_type, l.pods) for l in report.launched)
+    assert launched == [
+        ("g4dn.xlarge", "on-demand", ("default/train",)),
+        ("t3a.medium", "on-demand", ("default/web-0", "default/web-1", "default/web-2")),
+    ]
+    requests = w.launches()
+    assert all(r.cluster_name == "test" and r.tags["luna.elotl.co/launch-id"] == r.launch_id for r in requests)
+    assert all(r.labels[lbl.MANAGED_BY] == lbl.MANAGED_BY_VALUE for r in requests)
+    gpu = next(r for r in requests if r.offerings[0].instance_type.gpus)
+    assert any(t.key == "nvidia.com/gpu" for t in gpu.taints)
+    triggered = w.events("TriggeredScaleUp")
+    assert sorted(name for name, _ in triggered) == ["train", "web-0", "web-1", "web-2"]
+    assert all("launch launch-00" in message for _, message in triggered)
+
+
+def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> None:
+    w: World = make_world()
+    w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    assert len(w.cycle().launched) == 2
+
+    # Nothing registered yet: the launches are in flight and cover both pods.
+    for _ in range(3):
+        report = w.cycle(advance_seconds=15)
+        assert report.launched == () and report.in_flight == 2
+    # Nodes register; the GPU node is Ready but its device plugin has not reported GPUs yet.
+    w.clock.advance(30)
+    joined = w.join(gpus_ready=False)
+    assert len(joined) == 2
+    assert w.schedule() == {"default/web": next(n for n in joined if "000002" in n)}
+    report = w.cycle(advance_seconds=5)
+    assert report.launched == () and report.in_flight == 1  # the GPU node still initialising
+    gpu_node = next(n for n in joined if "000001" in n)
+    w.report_gpus(gpu_node)
+    assert w.schedule() == {"default/train": gpu_node}
+    report = w.cycle(advance_seconds=5)
+    assert report.launched == () and report.in_flight == 0
+    assert len(w.launches()) == 2
+    assert w.reconciler.metrics.registry.get_sample_value("luna_launch_latency_seconds_count") == 2
+
+
+def test_batching_waits_for_a_burst_to_end(make_world) -> None:
+    w: World = make_world({"batching.idleDuration": "2s", "batching.maxDuration": "10s"})
+    r = w.new_reconciler(batching=True)
+    w.add_pod("a")
+    assert not w.cycle(reconciler=r).planned  # the burst has just begun
+    w.add_pod("b")
+    assert not w.cycle(advance_seconds=1, reconciler=r).planned  # still arriving
+    report = w.cycle(advance_seconds=2, reconciler=r)  # quiet for idleDuration: one plan for both
+    assert report.planned and [l.pods for l in report.launched] == [("default/a", "default/b")]
+
+
+def test_invalid_annotations_and_cost_estimates_are_reported_not_provisioned(make_world) -> None:
+    w: World = make_world()
+    w.add_pod("bad", annotations={"node.elotl.co/instance-max-cost": "cheap"})
+    w.add_pod("gated", gpus=1, scheduling_gates=["nodecostestimate"])
+    w.add_pod("good")
+
+    report = w.cycle()
+
+    assert [l.pods for l in report.launched] == [("default/good",)]
+    (invalid,) = w.events("InvalidAnnotation")
+    assert invalid[0] == "bad" and "node.elotl.co/instance-max-cost" in invalid[1]
+    assert w.events("NodeCostEstimate") == [
+        ("gated", "Estimated cost $0.5260/h for g4dn.xlarge (on-demand); estimated node count 1")
+    ]
+    w.cycle(advance_seconds=30)
+    assert len(w.events("NodeCostEstimate")) == 1  # said once

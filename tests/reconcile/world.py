@@ -1,0 +1,259 @@
+"""A small world for the reconcile loop's component tests: the fake API server over HTTP, the real kube adapter
+(`KubeCluster`, watch-fed cache) in front of it, the in-memory fake provider, and a fake clock.
+
+The test plays the parts of Kubernetes the loop relies on but does not do itself: the scheduler (`schedule`
+binds pending pods that fit, with the simulation's kube-scheduler rules), the kubelet (`join` registers a Node
+for each instance whose join delay has passed, as the cloud's bootstrap would, with the labels and taints the
+launch asked for; GPUs can be reported late) and pod admission (GPU pods tolerate the GPU taint, as the
+ExtendedResourceToleration plugin does). `cycle()` waits until the adapter's cache has seen every change made
+so far (a bounded wait on the real watch streams), then runs one reconcile cycle at the fake clock's time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from luna_autoscaler.config import Config
+from luna_autoscaler.kube import KubeCluster, KubeSettings
+from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import Catalog
+from luna_autoscaler.models.manifest import node_from_manifest, pod_from_manifest
+from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.resources import ZERO
+from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.ports import Instance, LaunchRequest
+from luna_autoscaler.reconcile import CycleReport, Reconciler
+from luna_autoscaler.simulation.kubelet import registered_node, with_gpus
+from luna_autoscaler.simulation.scheduler import Scoring, choose_node
+from pricing.catalog import load_catalog
+from providers.fake import FakeProvider
+from tests.kubeapi import FakeApiServer
+from tests.kubeapi import objects as k
+
+CONFIG_NAMESPACE = "luna-autoscaler"
+CONFIG_NAME = "luna-autoscaler-config"
+CLUSTER = "test"
+HANDLED = {"elotl-luna": "true"}
+# A few real AWS types (bundled us-east-1 prices) keep plans fast and their answers easy to check by hand.
+TYPES = ("t3a.medium", "t3a.xlarge", "m5.large", "m5.2xlarge", "g4dn.xlarge", "g5.xlarge", "g4dn.12xlarge")
+ZONES = ("us-east-1a", "us-east-1b")
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def small_catalog() -> Catalog:
+    full = load_catalog("aws", "us-east-1")
+    kept = tuple(o for o in full.offerings if o.instance_type.name in TYPES and o.zone in ZONES)
+    return Catalog(full.cloud, full.region, kept, full.provenance)
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def node_manifest(node: Node) -> dict[str, Any]:
+    """A domain Node as the API object a kubelet would have registered."""
+    obj = k.node(node.name, labels=dict(node.labels), provider_id=node.provider_id, ready=node.ready)
+    obj["spec"]["taints"] = [
+        {"key": t.key, "effect": t.effect, **({"value": t.value} if t.value else {})} for t in node.taints
+    ]
+    obj["status"]["capacity"] = node.capacity.as_quantities()
+    obj["status"]["allocatable"] = node.allocatable.as_quantities()
+    return obj
+
+
+class World:
+    def __init__(self, server: FakeApiServer, config: Mapping[str, str], *, join_delay_seconds: float = 60.0) -> None:
+        self.server = server
+        self.clock = FakeClock(datetime(2025, 1, 6, 9, 0, tzinfo=UTC))
+        self.catalog = small_catalog()
+        server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
+        self.api = server.client()
+        self.cluster = KubeCluster(
+            self.api, KubeSettings(config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE), clock=self.clock
+        ).start()
+        assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
+        self.provider = FakeProvider(
+            self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds
+        )
+        self._launch_numbers = itertools.count(1)
+        self.reconciler = self.new_reconciler()
+
+    def close(self) -> None:
+        self.cluster.stop()
+        self.api.close()
+
+    def new_reconciler(self, **options: Any) -> Reconciler:
+        """A fresh Reconciler (a restarted daemon): only the cluster and the provider remember anything."""
+        return Reconciler(
+            self.cluster,
+            self.provider,
+            clock=self.clock,
+            cluster_name=CLUSTER,
+            metrics=Metrics(),
+            batching=options.pop("batching", False),
+            launch_ids=lambda: f"launch-{next(self._launch_numbers):03d}",
+            **options,
+        )
+
+    @property
+    def config(self) -> Config:
+        config = self.cluster.config()
+        assert config is not None
+        return config
+
+    # --- the world's moves ------------------------------------------------------------------------------------
+
+    def add_pod(self, name: str, *, gpus: int = 0, handled: bool = True, **kw: Any) -> None:
+        labels = {**(HANDLED if handled else {}), **kw.pop("labels", {})}
+        obj = k.pod(name, gpus=gpus, labels=labels, unschedulable=not kw.get("scheduling_gates"), **kw)
+        if gpus:
+            obj["spec"]["tolerations"].append(GPU_TOLERATION)
+        self.server.create(obj)
+
+    def add_node(
+        self, name: str, *, owned: bool = True, cpu: str = "8", memory: str = "32Gi", bin_kind: str = "pack"
+    ) -> None:
+        """A Ready node that was there before this test's loop: ours (managed-by label, a fake provider id), or
+        someone else's."""
+        labels = {lbl.INSTANCE_TYPE: "m5.2xlarge", lbl.ZONE: ZONES[0], lbl.CAPACITY_TYPE: "on-demand"}
+        if owned:
+            labels |= {lbl.MANAGED_BY: lbl.MANAGED_BY_VALUE, lbl.BIN_KIND: bin_kind}
+        self.server.create(
+            k.node(name, cpu=cpu, memory=memory, labels=labels, provider_id=f"fake://i-{name}" if owned else "")
+        )
+
+    def add_running_pod(self, name: str, node: str, **kw: Any) -> None:
+        self.server.create(k.pod(name, node_name=node, labels={**HANDLED, **kw.pop("labels", {})}, **kw))
+
+    def launch_request(self, instance: Instance) -> LaunchRequest:
+        return next(
+            c.args[0]
+            for c in self.provider.calls
+            if c.method == "launch" and isinstance(c.args[0], LaunchRequest) and c.args[0].launch_id == instance.launch_id
+        )
+
+    def join(self, *, gpus_ready: bool = True) -> list[str]:
+        """Register a Node for every instance due to join (Ready; GPUs allocatable unless `gpus_ready=False`)."""
+        names = []
+        for instance in self.provider.due_to_join(self.clock()):
+            request = self.launch_request(instance)
+            offering = next(o for o in request.offerings if o.ref == instance.offering)
+            name = f"ip-{instance.instance_id}"
+            node = registered_node(
+                name,
+                offering,
+                provider_id=instance.provider_id,
+                requested_labels=request.labels,
+                taints=request.taints,
+                config=self.config,
+                at=self.clock(),
+            )
+            if gpus_ready:
+                node = dataclasses.replace(node, allocatable=with_gpus(node, offering.instance_type, self.config))
+            self.server.create(node_manifest(node))
+            names.append(name)
+        return names
+
+    def report_gpus(self, node_name: str) -> None:
+        """The device plugin started on `node_name`: its GPUs become allocatable."""
+        node = node_from_manifest(self.server.get("Node", node_name))
+        it = self.catalog.instance_types[node.instance_type]
+        allocatable = with_gpus(node, it, self.config)
+        self.server.patch("Node", node_name, {"status": {"allocatable": allocatable.as_quantities()}})
+
+    def schedule(self) -> dict[str, str]:
+        """kube-scheduler: bind every pending pod that fits somewhere; returns pod → node."""
+        nodes = [node_from_manifest(n) for n in self.server.list("Node")]
+        pods = [pod_from_manifest(p) for p in self.server.list("Pod")]
+        used = {n.name: ZERO for n in nodes}
+        for p in pods:
+            if p.node_name in used and not p.terminal:
+                used[p.node_name] = used[p.node_name] + p.requests
+        bound = {}
+        for pod in sorted((p for p in pods if not p.node_name and not p.scheduling_gates), key=lambda p: p.key):
+            node = choose_node(pod, ((n, used[n.name]) for n in nodes), Scoring.LEAST_ALLOCATED)
+            if node is None:
+                continue
+            used[node.name] = used[node.name] + pod.requests
+            self.server.patch(
+                "Pod",
+                pod.name,
+                {
+                    "spec": {"nodeName": node.name},
+                    "status": {"phase": "Running", "conditions": [{"type": "PodScheduled", "status": "True"}]},
+                },
+                namespace=pod.namespace,
+            )
+            bound[pod.key] = node.name
+        return bound
+
+    def finish(self, pod_name: str, namespace: str = "default") -> None:
+        self.server.delete("Pod", pod_name, namespace=namespace)
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+
+    def settle(self, timeout_seconds: float = 10.0) -> None:
+        """Wait until the adapter's cache holds exactly the server's pods and nodes (same resourceVersions)."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            expected = (
+                {(f"{p['metadata']['namespace']}/{p['metadata']['name']}", p["metadata"]["resourceVersion"])
+                 for p in self.server.list("Pod")
+                 if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")},
+                {(n["metadata"]["name"], n["metadata"]["resourceVersion"]) for n in self.server.list("Node")},
+            )
+            generation = self.cluster.cache.generation
+            snapshot = self.cluster.snapshot()
+            seen = (
+                {(p.key, p.resource_version) for p in snapshot.pods},
+                {(n.name, n.resource_version) for n in snapshot.nodes},
+            )
+            if seen == expected:
+                return
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"the cache did not catch up with the server: {seen} != {expected}"
+            self.cluster.wait_for_change(generation, remaining)
+
+    def cycle(self, advance_seconds: float = 0.0, reconciler: Reconciler | None = None) -> CycleReport:
+        self.clock.advance(advance_seconds)
+        self.settle()
+        return (reconciler or self.reconciler).run_once(self.clock())
+
+    # --- what tests look at -----------------------------------------------------------------------------------
+
+    def events(self, reason: str) -> list[tuple[str, str]]:
+        """(object name, message) of the Events with this reason, either Event API."""
+        out = []
+        for e in self.server.list("Event", api_version="events.k8s.io/v1"):
+            if e.get("reason") == reason:
+                out.append((e["regarding"]["name"], e.get("note", "")))
+        for e in self.server.list("Event", api_version="v1"):
+            if e.get("reason") == reason:
+                out.append((e["involvedObject"]["name"], e.get("message", "")))
+        return out
+
+    def node_names(self) -> set[str]:
+        return {n["metadata"]["name"] for n in self.server.list("Node")}
+
+    def live_instances(self) -> Sequence[Instance]:
+        return self.provider.list_instances()
+
+    def launches(self) -> list[LaunchRequest]:
+        return [c.args[0] for c in self.provider.calls if c.method == "launch" and isinstance(c.args[0], LaunchRequest)]
+
+    def terminated(self) -> list[str]:
+        return [str(c.args[0]) for c in self.provider.calls if c.method == "terminate"]
+
