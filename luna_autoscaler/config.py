@@ -172,7 +172,7 @@ class AzureConfig(_Section):
 
 
 class OciConfig(_Section):
-    region: str = "us-ashburn-1"
+    region: str = "us-sanjose-1"  # the bundled OCI catalog lists its shapes in us-sanjose-1 only
     compartment_id: str = Field(default="", alias="compartmentId")
     cluster_id: str = Field(default="", alias="clusterId")
     subnet_id: str = Field(default="", alias="subnetId")

@@ -3,7 +3,7 @@
 An `Offering` is the unit the planner chooses and that capacity errors make unavailable. Every offering knows
 where its price came from and how old it is, so a plan can say what it rests on. GPU models carry one SKU
 vocabulary across clouds (`A10G`, `A10`, `A100-40GB`, `A100-80GB`, `H100`, `L4`, `T4`, ...); see
-`pricing.skus` for the normalisation and docs/annotations.md for the list.
+`luna_autoscaler.models.gpu_sku` for the normalisation and docs/annotations.md for the list.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ NVIDIA_GPU_SHARED = "nvidia.com/gpu.shared"
 NVIDIA_MIG_PREFIX = "nvidia.com/mig-"
 AMD_GPU = "amd.com/gpu"
 NEURON_PREFIX = "aws.amazon.com/neuron"
+QUALCOMM_AI100 = "qualcomm.com/qaic"
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -30,7 +31,7 @@ _EMPTY: Mapping[str, int] = MappingProxyType({})
 def is_gpu_resource(name: str) -> bool:
     """True for the resource names that denote (a share of) a GPU or an ML accelerator device."""
     return (
-        name in (NVIDIA_GPU, NVIDIA_GPU_SHARED, AMD_GPU)
+        name in (NVIDIA_GPU, NVIDIA_GPU_SHARED, AMD_GPU, QUALCOMM_AI100)
         or name.startswith(NVIDIA_MIG_PREFIX)
         or name.startswith(NEURON_PREFIX)
     )

@@ -247,21 +247,22 @@ class LaunchTracker:
 
     def launch(self, record: LaunchRecord, config: Config, now: datetime) -> LaunchRecord | LaunchFailure:
         """Call the provider. Success and transient failures keep the record (in flight); the others drop it and
-        mark the offerings unavailable for the error's TTL."""
+        mark unavailable, for the error's TTL, the offerings the error names, or the first one asked for when it
+        names none (the one the cloud surely tried; the next plan then tries the next)."""
         self.records[record.launch_id] = record
         try:
             instance = self._provider.launch(record.request)
         except InsufficientCapacity as e:
             self._metrics.insufficient_capacity.labels(record.capacity_type).inc()
-            refs = e.offerings or _refs(record.request)
+            refs = e.offerings or (record.offering,)
             self._unavailable.mark(refs, now, config.ice_ttl_seconds, "insufficient-capacity")
             return self._failed(record, "insufficient-capacity", e, refs, replan=True)
         except QuotaExceeded as e:
-            refs = e.offerings or _refs(record.request)
+            refs = e.offerings or (record.offering,)
             self._unavailable.mark(refs, now, config.quota_ttl_seconds, "quota")
             return self._failed(record, "quota", e, refs, replan=True)
         except Permanent as e:
-            refs = e.offerings or _refs(record.request)
+            refs = e.offerings or (record.offering,)
             self._unavailable.mark(refs, now, PERMANENT_TTL_SECONDS, "permanent")
             return self._failed(record, "permanent", e, refs, replan=True)
         except ProviderConfigurationError as e:
@@ -382,7 +383,3 @@ class LaunchTracker:
                 )
                 timed_out.append(record)
         return TrackResult(tuple(with_nodes), tuple(initialised), tuple(timed_out), tuple(failures))
-
-
-def _refs(request: LaunchRequest) -> tuple[OfferingRef, ...]:
-    return tuple(o.ref for o in request.offerings)

@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
+import luna_autoscaler.kube.metrics  # noqa: F401  (registers the adapter's metrics, as the daemon does)
+from luna_autoscaler.observability.metrics import Metrics
 from tests.deploy.kustomize import Manifest, render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +31,22 @@ def container(objects: list[Manifest]) -> dict[str, Any]:
     assert [c["name"] for c in containers] == ["luna-autoscaler"]
     result: dict[str, Any] = containers[0]
     return result
+
+
+SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+
+
+def exported_metrics() -> dict[str, str]:
+    """Sample name → metric family, for the product's metrics (luna_*) on the registries the daemon serves: the
+    loop's own (`luna_autoscaler.observability.metrics`) and the default one, where the Kubernetes adapter registers
+    its metrics. Expanded as prometheus-client exposes them (a counter `x` as `x_total`, a histogram as `x_bucket`,
+    `x_sum`, `x_count`)."""
+    names: dict[str, str] = {}
+    for family in [*Metrics().registry.collect(), *REGISTRY.collect()]:
+        if family.name.startswith("luna_"):
+            for suffix in SAMPLE_SUFFIXES[family.type]:
+                names[family.name + suffix] = family.name
+    return names
 
 
 @pytest.fixture(scope="session")

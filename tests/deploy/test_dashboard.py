@@ -1,8 +1,6 @@
 """The Grafana dashboard queries only metrics the daemon really exports, in PromQL that parses, and shows them all.
 
-Metric names come from the registries the daemon serves: the loop's (`luna_autoscaler.observability.metrics`) and
-the default one, where the Kubernetes adapter registers its own (`luna_autoscaler.kube.metrics`); expanded the
-way prometheus-client exposes them (a counter `x` as `x_total`, a histogram as `x_bucket`, `x_sum`, `x_count`).
+Metric names come from the registries the daemon serves (`tests.deploy.conftest.exported_metrics`).
 Queries are parsed by promql-parser, a port of Prometheus' own parser, after Grafana's variables are replaced by
 values of the same shape.
 """
@@ -16,27 +14,12 @@ from typing import Any
 
 import promql_parser
 import pytest
-from prometheus_client import REGISTRY
 
-import luna_autoscaler.kube.metrics  # noqa: F401  (registers the adapter's metrics, as the daemon does)
-from luna_autoscaler.observability.metrics import Metrics
-from tests.deploy.conftest import DEPLOY
+from tests.deploy.conftest import DEPLOY, exported_metrics
 
 DASHBOARD = json.loads((DEPLOY / "dashboards" / "luna-autoscaler.json").read_text())
 # What Grafana substitutes before the query reaches Prometheus: a duration, a regexp.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "6h", "$job": ".*"}
-SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-
-
-def exported_names() -> dict[str, str]:
-    """Sample name → the metric family it belongs to, for the product's own metrics (named luna_*)."""
-    names: dict[str, str] = {}
-    families = [*Metrics().registry.collect(), *REGISTRY.collect()]
-    for family in families:
-        if family.name.startswith("luna_"):
-            for suffix in SAMPLE_SUFFIXES[family.type]:
-                names[family.name + suffix] = family.name
-    return names
 
 
 def panels(node: Any) -> Iterator[dict[str, Any]]:
@@ -76,17 +59,17 @@ def test_every_query_parses_and_uses_exported_metrics(title: str, expr: str) -> 
     parsed = promql_parser.parse(grafana_to_promql(expr))
     names = set(selectors(parsed))
     assert names, f"{title}: no metric in {expr}"
-    unknown = names - set(exported_names())
+    unknown = names - set(exported_metrics())
     assert not unknown, f"{title}: the daemon exports no {sorted(unknown)}"
 
 
 def test_every_exported_metric_has_a_panel() -> None:
     used = {
-        exported_names()[name]
+        exported_metrics()[name]
         for _, expr in queries()
         for name in selectors(promql_parser.parse(grafana_to_promql(expr)))
     }
-    families = set(exported_names().values())
+    families = set(exported_metrics().values())
     assert families - used == set(), f"metrics without a panel: {sorted(families - used)}"
 
 

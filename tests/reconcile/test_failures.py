@@ -70,10 +70,12 @@ def test_quota_marks_the_offerings_for_an_hour_and_replans(make_world) -> None:
 
     assert report.launch_errors[0].startswith("quota")
     refused, taken = w.launches()
-    assert {o.ref for o in taken.offerings}.isdisjoint({o.ref for o in refused.offerings})
-    assert w.reconciler.metrics.registry.get_sample_value("luna_unavailable_offerings", {"reason": "quota"}) == len(
-        refused.offerings
-    )
+    assert taken.offerings[0].ref != refused.offerings[0].ref
+    assert refused.offerings[0].ref not in {o.ref for o in taken.offerings}
+    assert w.reconciler.metrics.registry.get_sample_value("luna_unavailable_offerings", {"reason": "quota"}) == 1
+    w.add_pod("web-2", cpu="500m", memory="1Gi")
+    later = w.cycle(advance_seconds=30 * 60).launched  # still within the hour: not asked again
+    assert all(l.instance_type + "/" + l.zone != "t3a.medium/us-east-1a" for l in later)
 
 
 def test_transient_error_retries_the_same_launch_after_backoff(make_world) -> None:
