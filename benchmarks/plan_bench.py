@@ -6,13 +6,15 @@
 Workloads: every Alibaba GPU-sharing trace file (/work/shared/workloads/alibaba-openb/openb_pod_list_*.csv, or
 --workloads DIR), converted to Pod manifests by luna_autoscaler.traces exactly as `plan` reads them, and a
 synthetic mix of up to 20,000 pods (CPU deployments of all sizes, 1-8 GPU pods, shared-GPU pods, SKU-, family-,
-cost- and spot-constrained pods), deterministic from a seed. Catalogs: the full bundled AWS us-east-1 catalog,
+cost- and spot-constrained pods), deterministic from a seed, and `distinct`: 5,000 CPU pods that all request
+something different, the worst case for equivalence classes. Catalogs: the full bundled AWS us-east-1 catalog,
 and the default region of each of the four clouds.
 
 Every case runs in its own process so that peak RSS (getrusage ru_maxrss, which includes the catalog and the
 interpreter) belongs to that case alone. Columns:
 
-- pods/s: pending pods / wall time of `plan()` (catalog loading and manifest parsing excluded).
+- sec, cpu s: wall and CPU time of `plan()` (catalog loading and manifest parsing excluded); the two differ
+  when other processes share the machine. pods/s: pending pods / wall time.
 - $/h: total price of the new nodes. Every node is checked to hold its pods (requests + DaemonSets within
   allocatable), so a cheap but invalid plan cannot score.
 - vs share: $/h over the *fractional-share bound*: each pod's cheapest fractional share of a compatible node
@@ -59,6 +61,7 @@ from luna_autoscaler.traces import pod_manifest, read_trace  # noqa: E402
 from pricing.catalog import default_region, load_catalog  # noqa: E402
 
 WORKLOADS = Path("/work/shared/workloads/alibaba-openb")
+DISTINCT_PODS = 5_000
 CLOUDS = ("aws", "gcp", "azure", "oci")
 # Shared-GPU trace pods (nvidia.com/gpu.shared) need time-sliced nodes: four replicas per GPU on every type.
 BENCH_CONFIG: dict[str, Any] = {
@@ -112,6 +115,14 @@ def _pod(name: str, cpu_millis: int, memory_mib: int, extra: dict[str, str], ann
                 ]
             },
         }
+    )
+
+
+def distinct_pods(count: int, seed: int = 11) -> tuple[Pod, ...]:
+    """The worst case for equivalence classes: every pod requests something different (CPU only)."""
+    rng = random.Random(seed)
+    return tuple(
+        _pod(f"distinct-{i:05d}", rng.randint(100, 8000), rng.randint(128, 32000), {}, {}) for i in range(count)
     )
 
 
@@ -251,14 +262,16 @@ def check(result: Plan, pods: Sequence[Pod], daemonsets: Sequence[DaemonSet]) ->
 def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dict[str, Any]:
     if workload == "synthetic":
         pods = synthetic_pods(pods_count)
+    elif workload == "distinct":
+        pods = distinct_pods(DISTINCT_PODS)
     else:
         pods = alibaba_pods(workloads / f"openb_pod_list_{workload}.csv")
     catalog: Catalog = load_catalog(cloud)
     config: Config = config_from_mapping(BENCH_CONFIG)
     request = PlanRequest(pods=pods, catalog=catalog, config=config, daemonsets=DAEMONSETS)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = plan(request)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     problem, _, _ = prepare(request)
     assert problem is not None
@@ -269,6 +282,7 @@ def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dic
         "offerings": len(problem.offerings),
         "pods": len(pods),
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "pods_per_second": len(pods) / seconds,
         "rss_mb": rss_mb,
         "nodes": len(result.new_nodes),
@@ -283,6 +297,7 @@ def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dic
 def _row(r: dict[str, Any]) -> str:
     return (
         f"{r['workload']:<12} {r['cloud']:<20} {r['offerings']:>6} {r['pods']:>6} {r['seconds']:>6.2f} "
+        f"{r['cpu_seconds']:>6.2f} "
         f"{r['pods_per_second']:>8.0f} {r['rss_mb']:>6.0f} {r['nodes']:>6} {r['unplaced']:>5} {r['cost']:>10.2f} "
         f"{r['cost'] / r['share_bound']:>8.3f} {r['cost'] / r['lower_bound']:>6.3f} {r['ffd']:>10.2f} "
         f"{r['cost'] / r['ffd']:>6.3f}"
@@ -290,7 +305,7 @@ def _row(r: dict[str, Any]) -> str:
 
 
 HEADER = (
-    f"{'workload':<12} {'catalog':<20} {'offers':>6} {'pods':>6} {'sec':>6} {'pods/s':>8} {'RSS MB':>6} "
+    f"{'workload':<12} {'catalog':<20} {'offers':>6} {'pods':>6} {'sec':>6} {'cpu s':>6} {'pods/s':>8} {'RSS MB':>6} "
     f"{'nodes':>6} {'unpl':>5} {'$/h':>10} {'vs share':>8} {'vs LB':>6} {'FFD $/h':>10} {'vs FFD':>6}"
 )
 
@@ -312,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         cases = [(w, "aws") for w in traces[:1]] + [("synthetic", "aws")]
     else:
-        cases = [(w, "aws") for w in traces] + [("synthetic", c) for c in CLOUDS]
+        cases = [(w, "aws") for w in traces] + [("synthetic", c) for c in CLOUDS] + [("distinct", "aws")]
         cases += [(traces[-1], c) for c in CLOUDS[1:] if traces]
     print(f"Regions: {', '.join(f'{c} {default_region(c)}' for c in CLOUDS)}; config {json.dumps(BENCH_CONFIG)}")
     print(HEADER)
@@ -328,7 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _summary(results: Sequence[dict[str, Any]], out: Callable[[str], None]) -> None:
-    alibaba_aws = [r for r in results if r["workload"] != "synthetic" and r["cloud"].startswith("aws")]
+    alibaba_aws = [
+        r for r in results if r["workload"] not in ("synthetic", "distinct") and r["cloud"].startswith("aws")
+    ]
     big = [r for r in results if r["workload"] == "synthetic" and r["cloud"].startswith("aws")]
     if big:
         r = big[0]

@@ -207,6 +207,9 @@ class ProviderContext:
     # A prometheus_client CollectorRegistry the provider may register its own collectors in (e.g. the age of its
     # live prices); None: the provider exports no metrics. Typed loosely so the ports stay free of prometheus.
     metrics_registry: Any = None
+    # A catalog to sell instead of the provider's own: how `simulate --cloud gcp --region ...` prices the in-memory
+    # fake provider from another cloud's bundled catalog. Real clouds ignore it. None: the provider's own catalog.
+    catalog: Catalog | None = None
 
 
 ProviderFactory = Callable[[ProviderContext], NodeProvider]

@@ -9,19 +9,18 @@ and a static cluster. This module only composes: the scenario, the fake provider
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from importlib.metadata import entry_points
 
-import structlog
-
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType
+from luna_autoscaler.observability.logging import configure_logging
 from luna_autoscaler.ports import PROVIDER_ENTRY_POINT_GROUP, Clock, NodeProvider, ProviderContext, ProviderFactory
 from luna_autoscaler.simulation.engine import Simulation
 from luna_autoscaler.simulation.report import summary_text, write_report
 from luna_autoscaler.simulation.results import Comparison
 from luna_autoscaler.simulation.scenario import load_scenario
+from pricing.catalog import load_catalog
 
 DEFAULT_REPORT = "luna-simulation-report.html"
 SIMULATED_PROVIDER = "fake"
@@ -71,32 +70,23 @@ def provider_factory(name: str) -> ProviderFactory:
     return factory
 
 
-def _configure_logging(level: str) -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    _configure_logging(args.log_level)
+    configure_logging(level=args.log_level, json=False)
     scenario = load_scenario(args.scenario, hours=args.hours, seed=args.seed, cloud=args.cloud)
     config = scenario.config
-    region = args.region or scenario.region
-    if region:
-        if scenario.cloud != "aws":
-            raise ConfigError("--region: the simulated provider sells only the aws catalog (see docs/simulation.md)")
-        config = config.model_copy(update={"aws": config.aws.model_copy(update={"region": region})})
+    catalog = load_catalog(
+        scenario.cloud, args.region or scenario.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate
+    )
     factory = provider_factory(SIMULATED_PROVIDER)
 
     def make_provider(clock: Clock) -> NodeProvider:
-        provider = factory(ProviderContext(config=config, cluster_name=scenario.cluster_name, clock=clock))
-        sells = provider.catalog().cloud
-        if sells != scenario.cloud:
+        context = ProviderContext(config=config, cluster_name=scenario.cluster_name, clock=clock, catalog=catalog)
+        provider = factory(context)
+        sold = provider.catalog()
+        if (sold.cloud, sold.region) != (catalog.cloud, catalog.region):
             raise ConfigError(
-                f"the {SIMULATED_PROVIDER} provider sells the {sells} catalog, not {scenario.cloud}: "
-                f"use --cloud {sells} (docs/simulation.md)"
+                f"the {SIMULATED_PROVIDER} provider sells the {sold.cloud} {sold.region} catalog, not "
+                f"{catalog.cloud} {catalog.region}: it ignores ProviderContext.catalog (docs/simulation.md)"
             )
         return provider
 
@@ -108,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
         on_demand = Simulation(scenario, make_provider, config=baseline).run()
     elif not args.no_baseline:
         on_demand = result
-    catalog = main.cloud.catalog()
     comparison = Comparison(
         scenario=scenario.name,
         description=scenario.description,
+        workload=scenario.workload(),
         cloud=scenario.cloud,
         region=catalog.region,
         catalog=str(catalog.provenance),

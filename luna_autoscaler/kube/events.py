@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from luna_autoscaler.kube.clock import micro_time
 from luna_autoscaler.kube.metrics import EVENTS_POSTED
 from luna_autoscaler.kube.rest import KubeApiError, Rest
 from luna_autoscaler.ports import Clock, ObjectRef
@@ -38,10 +39,6 @@ class _Draft:
     text: str
     type: str  # Normal | Warning
     at: datetime
-
-
-def _micro_time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _truncate(text: str) -> str:
@@ -131,7 +128,7 @@ class EventRecorder:
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"generateName": f"{draft.about.name}.", "namespace": draft.namespace},
-            "eventTime": _micro_time(draft.at),
+            "eventTime": micro_time(draft.at),
             "reportingController": self._component,
             "reportingInstance": self._instance,
             "action": draft.reason,

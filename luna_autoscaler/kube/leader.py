@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from kubernetes import client as k8s
 
-from luna_autoscaler.kube.clock import utc_now
+from luna_autoscaler.kube.clock import micro_time, utc_now
 from luna_autoscaler.kube.rest import CallPolicy, KubeApiError, Rest
 from luna_autoscaler.ports import Clock
 
@@ -56,10 +56,6 @@ class ElectionSettings:
                 "leader election needs 0 < retry period < renew deadline < lease duration, got "
                 f"{self.retry_period_seconds} / {self.renew_deadline_seconds} / {self.lease_duration_seconds}"
             )
-
-
-def _micro_time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaseElector:
@@ -107,7 +103,7 @@ class LeaseElector:
             "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(self.settings.lease_duration_seconds)),
             "acquireTime": acquire_time,
-            "renewTime": _micro_time(now),
+            "renewTime": micro_time(now),
             "leaseTransitions": transitions,
         }
 
@@ -154,7 +150,7 @@ class LeaseElector:
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
                 "metadata": {"name": s.lease_name, "namespace": s.namespace},
-                "spec": self._spec(now, acquire_time=_micro_time(now), transitions=0),
+                "spec": self._spec(now, acquire_time=micro_time(now), transitions=0),
             }
             try:
                 self._rest.call("create lease", lease_api.create_namespaced_lease, s.namespace, body)
@@ -176,12 +172,12 @@ class LeaseElector:
 
         ours = holder == self.identity
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if ours or not holder else 1)
-        acquire_time = str(spec.get("acquireTime") or "") if ours else _micro_time(now)
+        acquire_time = str(spec.get("acquireTime") or "") if ours else micro_time(now)
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
             "metadata": {**lease["metadata"], "resourceVersion": rv},
-            "spec": self._spec(now, acquire_time=acquire_time or _micro_time(now), transitions=transitions),
+            "spec": self._spec(now, acquire_time=acquire_time or micro_time(now), transitions=transitions),
         }
         try:
             self._rest.call("update lease", lease_api.replace_namespaced_lease, s.lease_name, s.namespace, body)
@@ -205,7 +201,7 @@ class LeaseElector:
             spec = lease.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return
-            now = _micro_time(self._clock())
+            now = micro_time(self._clock())
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",

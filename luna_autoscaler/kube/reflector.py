@@ -184,6 +184,8 @@ class Reflector:
         )
         self._response = response
         try:
+            if self._stop.is_set():  # stop() ran before the response was published: it could not cut it
+                return
             for line in _lines(response):
                 self._apply(json.loads(line))
                 if self._stop.is_set():

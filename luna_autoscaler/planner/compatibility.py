@@ -253,4 +253,3 @@ class Compatibility:
                 if worst is not None:
                     counts[worst.reason] += 1
         return counts
-

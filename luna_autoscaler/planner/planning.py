@@ -27,7 +27,7 @@ from types import MappingProxyType
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import CapacityType, Offering
 from luna_autoscaler.models.pod import Pod
-from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, Resources
+from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVIDIA_GPU, PODS, Resources
 from luna_autoscaler.planner.classes import PodClass, Signature, classify
 from luna_autoscaler.planner.compatibility import Compatibility
 from luna_autoscaler.planner.existing import place_on_existing
@@ -39,11 +39,26 @@ MAX_ALTERNATIVES = 20
 BASE_DIMENSIONS = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
 
 
+def _covers(big: Sequence[int], small: Sequence[int]) -> bool:
+    return all(b >= s for b, s in zip(big, small, strict=True))
+
+
 def _rejection_reason(counts: Counter[str], total: int) -> str:
     if not total:
         return "0/0 offerings: the catalog has no offerings"
     parts = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     return f"0/{total} offerings: {parts}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """A node kind a signature accepts, with the offerings of one capacity type it accepts."""
+
+    kind: NodeKind
+    vector: tuple[int, ...]  # the kind's allocatable before DaemonSets
+    sliced_gpu: bool  # time-sliced nvidia.com/gpu: never for pods requesting several GPUs
+    offerings: tuple[int, ...]  # accepted offerings of one capacity type, cheapest first
+    cheapest: Shape  # the first of them, after DaemonSets
 
 
 class Problem:
@@ -56,14 +71,15 @@ class Problem:
         extended = sorted({name for c in classes for name in c.requests.extended})
         self.dimensions = (*BASE_DIMENSIONS, *extended)
         self.offerings = purchasable_offerings(request.catalog, request.config, request.unavailable)
-        self.kinds = node_kinds(request.catalog.instance_types.values(), request.config)
+        types = {p.offering.instance_type.name: p.offering.instance_type for p in self.offerings}
+        self.kinds = node_kinds(types.values(), request.config)
         self.compatibility = Compatibility(request.config, self.offerings, self.kinds, request.daemonsets)
         self._shapes: dict[tuple[int, int, BinKind], Shape] = {}
-        self._signature_kinds: dict[int, list[NodeKind]] = {}
+        self._signature_options: dict[int, list[list[_Option]]] = {}
         self.demands: list[Demand] = []
         self.unplaced: list[Unplaced] = []
-        self.kinds_of_demand: dict[int, frozenset[int]] = {}  # demand class index → kind indexes it passes
-        self.demands_of_kind: dict[int, list[Demand]] = {}
+        self.demands_of_signature: dict[int, list[Demand]] = {}
+        self.signatures: dict[int, Signature] = {}
         self._groups: dict[tuple[object, ...], list[tuple[float, str, str, str, int, NodeKind]]] = {}
         for cls in classes:
             self._add_demand(cls)
@@ -89,69 +105,112 @@ class Problem:
             )
         return shape
 
-    def _kinds_for(self, sig: Signature) -> list[NodeKind]:
-        kinds = self._signature_kinds.get(sig.index)
-        if kinds is None:
-            check = self.compatibility.kind_rejection
-            kinds = self._signature_kinds[sig.index] = [k for k in self.kinds if check(sig, k) is None]
-        return kinds
+    def _options_for(self, sig: Signature) -> list[list[_Option]]:
+        """Per preferred capacity type, the node kinds the signature accepts with the offerings it accepts, less
+        the dominated ones: a kind whose cheapest offering costs no less and offers no more (after DaemonSets)
+        than another's can never make a plan cheaper, and dropping it keeps per-class work small."""
+        tiers = self._signature_options.get(sig.index)
+        if tiers is None:
+            comp = self.compatibility
+            accepted: list[list[tuple[NodeKind, list[int]]]] = [[] for _ in sig.capacity_types]
+            for kind in self.kinds:
+                if comp.kind_rejection(sig, kind) is not None:
+                    continue
+                per_type: list[list[int]] = [[] for _ in sig.capacity_types]
+                for i in comp.offerings_of_type.get(kind.instance_type.name, ()):
+                    ct = self.offerings[i].offering.capacity_type
+                    if ct in sig.capacity_types and comp.offering_rejection(sig, i, kind) is None:
+                        per_type[sig.capacity_types.index(ct)].append(i)
+                for tier, indexes in enumerate(per_type):
+                    if indexes:
+                        accepted[tier].append((kind, indexes))
+            tiers = self._signature_options[sig.index] = [self._undominated(sig, a) for a in accepted]
+        return tiers
+
+    def _undominated(self, sig: Signature, accepted: list[tuple[NodeKind, list[int]]]) -> list[_Option]:
+        options = sorted(
+            (
+                _Option(
+                    kind,
+                    self.vector(kind.allocatable),
+                    kind.mode.sliced and kind.mode.resource == NVIDIA_GPU,
+                    tuple(indexes),
+                    self.shape(kind, indexes[0], sig.bin),
+                )
+                for kind, indexes in accepted
+            ),
+            key=lambda o: o.cheapest.sort_key,
+        )
+        kept: list[_Option] = []
+        for option in options:
+            vector = option.cheapest.vector
+            if not any(
+                k.sliced_gpu == option.sliced_gpu
+                and all(a >= b for a, b in zip(k.cheapest.vector, vector, strict=True))
+                for k in kept
+            ):
+                kept.append(option)
+        return kept
 
     def _add_demand(self, cls: PodClass) -> None:
-        sig, comp = cls.signature, self.compatibility
+        sig = cls.signature
         vector = self.vector(cls.requests)
-        best: dict[tuple[int, CapacityType], Shape] = {}
-        passing: list[int] = []
-        for kind in self._kinds_for(sig):
-            if comp.fit_rejection(cls.requests, kind, kind.allocatable) is not None:
-                continue
-            passing.append(kind.index)
-            found = 0
-            for i in comp.offerings_of_type[kind.instance_type.name]:
-                ct = self.offerings[i].offering.capacity_type
-                if (kind.index, ct) in best or comp.offering_rejection(sig, i, kind) is not None:
-                    continue
-                shape = self.shape(kind, i, sig.bin)
-                if max_fit(vector, shape.vector, 1) == 0:
-                    continue  # DaemonSets on this node leave too little
-                best[(kind.index, ct)] = shape
-                found += 1
-                if found == len(sig.capacity_types):
-                    break
-        for ct in sig.capacity_types:
-            shapes = [s for (_, c), s in best.items() if c is ct]
+        multi_gpu = cls.requests.get(NVIDIA_GPU) > 1
+        for capacity_type, options in zip(sig.capacity_types, self._options_for(sig), strict=True):  # noqa: B007
+            shapes = []
+            for option in options:
+                if (multi_gpu and option.sliced_gpu) or not max_fit(vector, option.vector, 1):
+                    continue  # as Compatibility.fit_rejection
+                for i in option.offerings:
+                    shape = self.shape(option.kind, i, sig.bin)
+                    if max_fit(vector, shape.vector, 1):  # DaemonSets may leave too little on some offerings
+                        shapes.append(shape)
+                        break
             if shapes:
                 break
         else:
-            counts = comp.rejection_counts(cls)
+            counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
             self.unplaced.extend(Unplaced(p.key, reason, MappingProxyType(dict(counts))) for p in cls.pods)
             return
         costs = {id(s): s.price * share(vector, s.vector) for s in shapes}
         shapes.sort(key=lambda s: (costs[id(s)], s.sort_key))
-        demand = Demand(cls, vector, cls.count, shapes, costs[id(shapes[0])], ct)
+        demand = Demand(cls, vector, cls.count, shapes, costs[id(shapes[0])], capacity_type)
         demand.fit_counts = [max_fit(vector, s.vector, cls.count) for s in shapes]
         self.demands.append(demand)
-        self.kinds_of_demand[cls.index] = frozenset(passing)
-        for k in passing:
-            self.demands_of_kind.setdefault(k, []).append(demand)
+        self.signatures[sig.index] = sig
+        self.demands_of_signature.setdefault(sig.index, []).append(demand)
 
-    def accepts(self, demand: Demand, kind: NodeKind, offering_index: int, *, any_capacity_type: bool = False) -> bool:
-        """Whether the demand's pods may run on this kind bought as this offering (capacity fit aside)."""
-        sig = demand.cls.signature
-        if not any_capacity_type and self.offerings[offering_index].offering.capacity_type is not demand.capacity_type:
+    def _accepted(self, signatures: Sequence[Signature], multi_gpu: bool, kind: NodeKind, offering_index: int) -> bool:
+        """Whether pods of these signatures may run on this kind bought as this offering (room aside)."""
+        if multi_gpu and kind.mode.sliced and kind.mode.resource == NVIDIA_GPU:
             return False
         comp = self.compatibility
-        return (
-            kind.index in self.kinds_of_demand[demand.cls.index]
-            and comp.offering_rejection(sig, offering_index, kind) is None
+        return all(
+            comp.kind_rejection(sig, kind) is None and comp.offering_rejection(sig, offering_index, kind) is None
+            for sig in signatures
         )
 
     def compatible(self, demand: Demand, shape: Shape) -> bool:
+        """Whether the demand's pods may go on a node of this shape: constraints, preferred capacity type, room."""
         return (
             shape.bin is demand.cls.signature.bin
-            and self.accepts(demand, shape.kind, shape.offering_index)
+            and shape.offering.capacity_type is demand.capacity_type
+            and self._accepted(
+                (demand.cls.signature,), demand.cls.requests.get(NVIDIA_GPU) > 1, shape.kind, shape.offering_index
+            )
             and max_fit(demand.vector, shape.vector, 1) == 1
         )
+
+    def candidates(self, shape: Shape) -> list[Demand]:
+        """Demands whose signature accepts the shape's kind: the only ones worth a closer look."""
+        check = self.compatibility.kind_rejection
+        return [
+            d
+            for index, sig in self.signatures.items()
+            if sig.bin is shape.bin and check(sig, shape.kind) is None
+            for d in self.demands_of_signature[index]
+        ]
 
     def pack(self) -> list[Pattern]:
         patterns: list[Pattern] = []
@@ -161,7 +220,7 @@ class Problem:
             packer = Packer(
                 demands,
                 self.compatible,
-                self.demands_of_kind,
+                self.candidates,
                 dedicated=dedicated and bin_kind is BinKind.SELECT,
             )
             patterns.extend(packer.pack())
@@ -172,6 +231,8 @@ class Problem:
         the chosen capacity type first, then the others every pod accepts, each by price."""
         chosen = pattern.shape
         demands = [d for d, _ in pattern.counts]
+        signatures = list({d.cls.signature.index: d.cls.signature for d in demands}.values())
+        multi_gpu = any(d.cls.requests.get(NVIDIA_GPU) > 1 for d in demands)
         anchor_sig = demands[0].cls.signature
         order = [chosen.offering.capacity_type] + [
             ct for ct in anchor_sig.capacity_types if ct is not chosen.offering.capacity_type
@@ -189,7 +250,7 @@ class Problem:
                 continue
             if i == chosen.offering_index and kind is chosen.kind:
                 continue
-            if not all(self.accepts(d, kind, i, any_capacity_type=True) for d in demands):
+            if not self._accepted(signatures, multi_gpu, kind, i):
                 continue
             if any(a < t for a, t in zip(self.shape(kind, i, chosen.bin).vector, total, strict=True)):
                 continue

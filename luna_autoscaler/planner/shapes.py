@@ -14,8 +14,8 @@ an eighth of an L4.
 Offerings get two corrections here, so that every planning decision sees the same prices: an on-demand offering
 without a spot sibling gets an estimated spot offering at `spotPriceRatioEstimate` x its price (marked
 `price_estimated`; estimated ones already in the catalog are re-priced, so the knob applies live), and offerings
-that policy excludes (capacity errors, `aws.maxSpotInterruptBucket`, `aws.maxSpotPriceRatio`) are kept with the
-reason, because the reasons given for unplaced pods count them.
+that policy excludes (capacity errors, `aws.maxSpotInterruptBucket`, `aws.maxSpotPriceRatio`, a price of $0 that
+can only be a catalog fault) are kept with the reason, because the reasons given for unplaced pods count them.
 """
 
 from __future__ import annotations
@@ -179,6 +179,8 @@ def purchasable_offerings(
     for key, o in (*on_demand.items(), *spot.items()):
         sibling = on_demand.get(key)
         excluded = "unavailable (insufficient capacity)" if o.ref in unavailable else None
+        if o.price_usd_per_hour <= 0:  # a catalog fault (GCP lists a4-highgpu-8g at $0): never "free", never chosen
+            excluded = excluded or "no price in the catalog"
         excluded = excluded or _spot_policy(o, sibling.price_usd_per_hour if sibling else None, config)
         out.append(Purchasable(o, excluded))
     out.sort(key=lambda p: (p.offering.instance_type.name, p.offering.capacity_type.value, p.offering.zone))

@@ -60,12 +60,17 @@ class Daemon:
         self._interval = interval_seconds
         self._wait = wait
         self._failures = 0
+        self._was_leader: bool | None = None
 
     def step(self) -> float:
         """One turn of the loop; returns how long to wait before the next."""
         now = self._clock()
         leader = self._leadership.is_leader()
         self._reconciler.metrics.leader.set(1 if leader else 0)
+        if leader and self._was_leader is False:
+            log.info("leader.acquired", action="rebuilding state from the cluster and the provider")
+            self._reconciler.forget()
+        self._was_leader = leader
         if not leader:
             self._health.standby(now)
             return self._interval

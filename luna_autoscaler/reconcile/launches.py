@@ -348,19 +348,10 @@ class LaunchTracker:
                 outcome = self.launch(record, config, now)
                 if isinstance(outcome, LaunchFailure):
                     failures.append(outcome)
-        by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
-        by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
         with_nodes: list[tuple[LaunchRecord, Node]] = []
         initialised: list[LaunchRecord] = []
         timed_out: list[LaunchRecord] = []
-        for record in list(self.records.values()):
-            node = by_launch.get(record.launch_id)
-            if node is None and record.instance is not None:
-                node = by_provider_id.get(record.instance.provider_id)
-            if node is not None and record.phase is not LaunchPhase.REGISTERED:
-                self.records[record.launch_id] = record.registered(node.name)
-                log.info("launch.registered", launch_id=record.launch_id, node=node.name)
-                record = self.records[record.launch_id]  # noqa: PLW2901 - the same launch, now registered
+        for record, node in self._match(nodes):
             if node is not None:
                 with_nodes.append((record, node))
             if node is not None and is_initialised(node, record.gpus):
@@ -383,3 +374,18 @@ class LaunchTracker:
                 )
                 timed_out.append(record)
         return TrackResult(tuple(with_nodes), tuple(initialised), tuple(timed_out), tuple(failures))
+
+    def _match(self, nodes: Sequence[Node]) -> list[tuple[LaunchRecord, Node | None]]:
+        """Each launch with its Node (by launch-id label, else by provider id), newly matched ones registered."""
+        by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
+        by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
+        out: list[tuple[LaunchRecord, Node | None]] = []
+        for record in list(self.records.values()):
+            node = by_launch.get(record.launch_id)
+            if node is None and record.instance is not None:
+                node = by_provider_id.get(record.instance.provider_id)
+            if node is not None and record.phase is not LaunchPhase.REGISTERED:
+                log.info("launch.registered", launch_id=record.launch_id, node=node.name)
+                self.records[record.launch_id] = record.registered(node.name)
+            out.append((self.records[record.launch_id], node))
+        return out

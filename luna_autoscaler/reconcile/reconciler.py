@@ -62,41 +62,50 @@ class Reconciler:
         self._cluster = cluster
         self._provider = provider
         self._clock = clock
+        self._cluster_name = cluster_name
         self._local_config = local_config or Config()
         self.metrics = metrics or Metrics()
         self._dry_run = dry_run
+        self._batching = batching
+        self._launch_ids = launch_ids or _uuid_launch_id
         self._should_stop = should_stop
+        self._config: Config | None = None
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop everything remembered between cycles; the next cycle rebuilds it from the cluster and the
+        provider. The Daemon calls this when leadership comes back: another replica acted in between."""
         self._unavailable = UnavailableOfferings()
         self._tracker = LaunchTracker(
-            provider, cluster_name, self._unavailable, self.metrics, launch_ids or _uuid_launch_id
+            self._provider, self._cluster_name, self._unavailable, self.metrics, self._launch_ids
         )
-        self._events = PodEvents(cluster, dry_run=dry_run)
+        self._events = PodEvents(self._cluster, dry_run=self._dry_run)
         self._estimates = CostEstimates(self._events, self.metrics)
-        blocks = BlockReports(cluster, self.metrics, dry_run=dry_run)
+        blocks = BlockReports(self._cluster, self.metrics, dry_run=self._dry_run)
         self._scale_up = ScaleUp(
             self._tracker,
             self._unavailable,
             self._events,
             self.metrics,
-            dry_run=dry_run,
-            batching=batching,
-            should_stop=should_stop,
+            dry_run=self._dry_run,
+            batching=self._batching,
+            should_stop=self._should_stop,
         )
         self._scale_down = ScaleDown(blocks, self.metrics)
-        self._drainer = Drainer(cluster, provider, blocks, self.metrics, should_stop=should_stop)
+        self._drainer = Drainer(self._cluster, self._provider, blocks, self.metrics, should_stop=self._should_stop)
         self._orphans = OrphanCollector()
         self._rebuilt = False
         self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
-        self._config: Config | None = None
 
     # --- what callers may read ------------------------------------------------------------------------------
 
     @property
     def config(self) -> Config:
         """The configuration in effect: the ConfigMap's when there is one, else the local file's, else defaults."""
-        current = self._cluster.config() or self._local_config
+        from_cluster = self._cluster.config()
+        current = from_cluster or self._local_config
         if current != self._config:
-            source = "ConfigMap" if self._cluster.config() is not None else "local"
+            source = "ConfigMap" if from_cluster is not None else "local"
             log.info("config", source=source, config=current.model_dump(mode="json", by_alias=True))
             self._config = current
         return current
@@ -120,12 +129,13 @@ class Reconciler:
         instances = self._provider.list_instances()
         if not self._rebuilt:
             self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
+            self._scale_up.last_launch_at = max((r.started_at for r in self._tracker.records.values()), default=None)
             self._rebuilt = True
         view = ClusterView.build(snapshot, instances, self._provider, catalog)
         removed: list[RemovalSummary] = []
 
         removed += self._follow_launches(view, config, now)
-        self._answer_interruptions(view, config, now)
+        interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
         self._report_problems(pods, catalog, config, view, now)
         up = self._scale_up_for(pods, view, catalog, config, now)
@@ -144,7 +154,7 @@ class Reconciler:
             launched=up.launched,
             launch_errors=up.errors,
             unplaced=up.unplaced,
-            drains_started=drains_started,
+            drains_started=interrupted + drains_started,
             removed=tuple(removed),
             in_flight=len(self._tracker.records),
             dry_run=self._dry_run,
@@ -186,9 +196,10 @@ class Reconciler:
 
     # --- interruptions --------------------------------------------------------------------------------------
 
-    def _answer_interruptions(self, view: ClusterView, config: Config, now: datetime) -> None:
+    def _answer_interruptions(self, view: ClusterView, config: Config, now: datetime) -> tuple[RemovalSummary, ...]:
         """Cordon and drain an interrupted node now; its offering is unavailable for a while (it was reclaimed)."""
         node_of = {instance_id: node for node, instance_id in view.node_instance.items()}
+        started: list[RemovalSummary] = []
         for notice in self._provider.poll_interruptions():
             self.metrics.interruptions.labels(notice.kind.value).inc()
             node = node_of.get(notice.instance_id)
@@ -198,6 +209,8 @@ class Reconciler:
             instance = view.instances.get(notice.instance_id)
             if instance is not None:
                 self._unavailable.mark((instance.offering,), now, config.ice_ttl_seconds, "interrupted")
+            if node is not None:
+                started.append(RemovalSummary(node, notice.instance_id, "interrupted"))
             if self._dry_run:
                 continue
             if node is not None:
@@ -205,6 +218,7 @@ class Reconciler:
             elif (record := self._tracker.forget_instance(notice.instance_id)) is not None:
                 self._provider.terminate(notice.instance_id)
                 log.info("launch.interrupted", launch_id=record.launch_id, instance_id=notice.instance_id)
+        return tuple(started)
 
     # --- scale-up -------------------------------------------------------------------------------------------
 

@@ -138,6 +138,7 @@ class Simulation:
         self._launch_errors: Counter[str] = Counter()
         self._cycles = 0
         self._cycle_errors = 0
+        self._first_cycle_error = ""
         self._samples: list[Sample] = []
         self._static_cost = 0.0
 
@@ -199,7 +200,7 @@ class Simulation:
             report = self.reconciler.run_once(self.clock())
         except Exception as e:  # the daemon backs off on any failed cycle; count it and go on, as it would
             self._cycle_errors += 1
-            self._launch_errors[f"cycle failed: {type(e).__name__}"] += 1
+            self._first_cycle_error = self._first_cycle_error or f"{self.clock().isoformat()}: {type(e).__name__}: {e}"
         else:
             for error in report.launch_errors:
                 self._launch_errors[error.split(":", 1)[0]] += 1
@@ -282,8 +283,12 @@ class Simulation:
         self.cluster.create_pod(pod)
 
     def _start_static_nodes(self) -> None:
+        catalog = self.cloud.catalog()
         for group in self.scenario.static_nodes:
-            offering = static_offering(self.cloud.catalog(), group.instance_type)
+            instance_type = group.type_on(catalog.cloud)
+            if instance_type is None:
+                continue  # this scenario has no such node group on this cloud
+            offering = static_offering(catalog, instance_type)
             for i in range(group.count):
                 name = f"{group.name}-{i}"
                 node = registered_node(
@@ -347,6 +352,7 @@ class Simulation:
             launch_errors=MappingProxyType(dict(self._launch_errors)),
             cycles=self._cycles,
             cycle_errors=self._cycle_errors,
+            first_cycle_error=self._first_cycle_error,
             violations=tuple(str(v) for v in self.cluster.violations),
             events=MappingProxyType(dict(Counter(e.reason for e in self.cluster.events))),
             wall_seconds=wall_seconds,

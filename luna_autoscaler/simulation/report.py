@@ -73,7 +73,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
         ),
         ("total cost", *both(lambda r: _money(r.cost_usd())), _money(static)),
         (
-            "run's saving vs this",
+            "this run saves",
             "",
             _share(comparison.savings(od.cost_usd() if od else None)),
             _share(comparison.savings(static)),
@@ -92,6 +92,7 @@ def summary_text(comparison: Comparison, report_path: str | None) -> str:
     header = [
         f"Simulated {run.hours:g} h of cluster time in {wall:.1f} s: scenario {comparison.scenario} "
         f"(seed {comparison.seed})",
+        f"Workload: {comparison.workload}",
         f"{comparison.cloud} {comparison.region}, prices: {comparison.catalog}",
     ]
     columns = ("", f"this run ({run.label})", "all on-demand", "static cluster")
@@ -108,7 +109,7 @@ def summary_text(comparison: Comparison, report_path: str | None) -> str:
     if run.violations:
         notes.append(f"SAFETY: {len(run.violations)} violations, first: {run.violations[0]}")
     if run.cycle_errors:
-        notes.append(f"{run.cycle_errors} of {run.cycles} reconcile cycles failed (see the report)")
+        notes.append(f"{run.cycle_errors} of {run.cycles} reconcile cycles failed, first: {run.first_cycle_error}")
     if report_path:
         notes.append(f"Report: {report_path}")
     return "\n".join([*header, "", *table, "", *notes])
@@ -172,25 +173,21 @@ def svg_chart(title: str, series: Sequence[Series], hours: float, unit: str, *, 
     def y(v: float) -> float:
         return MARGIN_TOP + plot_h * (1 - v / y_max)
 
+    grid = 'stroke="#e4e4e4"'
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{html.escape(title)}" class="chart">',
-        f'<text x="{MARGIN_LEFT}" y="16" class="title">{html.escape(title)}</text>',
+        f'aria-label="{html.escape(title)}" class="chart" font-family="sans-serif" font-size="11" fill="#333">',
+        f'<text x="{MARGIN_LEFT}" y="16" font-size="13" font-weight="600">{html.escape(title)}</text>',
+        f'<text x="{WIDTH - MARGIN_RIGHT}" y="16" text-anchor="end">{html.escape(unit)}</text>',
     ]
-    n_ticks = round(y_max / step)
-    for i in range(n_ticks + 1):
+    for i in range(round(y_max / step) + 1):
         v = i * step
-        out.append(
-            f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" class="grid"/>'
-        )
-        label = f"{v:g}" if unit != "$/h" else f"${v:g}"
-        out.append(f'<text x="{MARGIN_LEFT - 6}" y="{y(v) + 4:.1f}" class="ytick">{label}</text>')
-    hour_step = max(1, math.ceil(hours / 12))
-    for h in range(0, math.floor(hours) + 1, hour_step):
-        out.append(
-            f'<line x1="{x(h):.1f}" x2="{x(h):.1f}" y1="{MARGIN_TOP}" y2="{HEIGHT - MARGIN_BOTTOM}" class="grid"/>'
-        )
-        out.append(f'<text x="{x(h):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" class="xtick">{h} h</text>')
+        label = f"${v:g}" if unit == "$/h" else f"{v:g}"
+        out.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" {grid}/>')
+        out.append(f'<text x="{MARGIN_LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{label}</text>')
+    for h in range(0, math.floor(hours) + 1, max(1, math.ceil(hours / 12))):
+        out.append(f'<line x1="{x(h):.1f}" x2="{x(h):.1f}" y1="{MARGIN_TOP}" y2="{HEIGHT - MARGIN_BOTTOM}" {grid}/>')
+        out.append(f'<text x="{x(h):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle">{h} h</text>')
     for s in reversed(series) if stacked else series:
         path = _path(s.points, x, y)
         if stacked and s.points:
@@ -208,9 +205,8 @@ def svg_chart(title: str, series: Sequence[Series], hours: float, unit: str, *, 
     legend_x = MARGIN_LEFT
     for s in series:
         out.append(f'<rect x="{legend_x}" y="{HEIGHT - 14}" width="10" height="10" fill="{s.colour}"/>')
-        out.append(f'<text x="{legend_x + 14}" y="{HEIGHT - 5}" class="legend">{html.escape(s.name)}</text>')
+        out.append(f'<text x="{legend_x + 14}" y="{HEIGHT - 5}">{html.escape(s.name)}</text>')
         legend_x += 24 + 7 * len(s.name)
-    out.append(f'<text x="{WIDTH - MARGIN_RIGHT}" y="16" class="unit">{html.escape(unit)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -280,9 +276,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em a
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
 td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:.9em}
-.chart{width:100%;height:auto;margin:.6em 0}.chart .grid{stroke:#e4e4e4}.chart text{font-size:11px;fill:#444}
-.chart .title{font-size:13px;font-weight:600;fill:#222}.chart .ytick{text-anchor:end}.chart .xtick{text-anchor:middle}
-.chart .unit{text-anchor:end}.bad{color:#b00020}
+.chart{width:100%;height:auto;margin:.6em 0}.bad{color:#b00020}
 """
 
 
@@ -321,6 +315,7 @@ def html_report(comparison: Comparison) -> str:
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>luna-autoscaler simulation: {html.escape(comparison.scenario)}</h1>",
         f"<p>{html.escape(comparison.description)}</p>",
+        f"<p>Workload: {html.escape(comparison.workload)}.</p>",
         f'<p class="note">{run.hours:g} h of cluster time on {html.escape(comparison.cloud)} '
         f"{html.escape(comparison.region)}, seed {comparison.seed}, prices: {html.escape(comparison.catalog)}. "
         f"The reconcile loop ran {run.cycles} cycles; simulated in {run.wall_seconds:.1f} s"
@@ -337,6 +332,12 @@ def html_report(comparison: Comparison) -> str:
         "<h2>Machines launched</h2>",
         _machines(run),
         "<h2>Launch errors and Events</h2>",
+        (
+            f'<p class="bad">{run.cycle_errors} of {run.cycles} reconcile cycles failed; the first: '
+            f"{html.escape(run.first_cycle_error)}</p>"
+            if run.cycle_errors
+            else ""
+        ),
         _table(("launch error", "count"), errors) if errors else "<p>No launch errors.</p>",
         _table(("Event reason", "count"), events) if events else "<p>No Events.</p>",
         "<h2>Safety</h2>",

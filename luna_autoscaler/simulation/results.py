@@ -53,6 +53,7 @@ class RunResult:
     launch_errors: Mapping[str, int]  # by error kind, as the loop reported them
     cycles: int
     cycle_errors: int  # cycles that raised (the daemon would back off and go stale)
+    first_cycle_error: str  # "" when none did
     violations: tuple[str, ...]
     events: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # Events by reason
     wall_seconds: float = 0.0
@@ -100,6 +101,7 @@ class Comparison:
 
     scenario: str
     description: str
+    workload: str  # the pods in one line (Scenario.workload)
     cloud: str
     region: str
     catalog: str  # provenance of the prices

@@ -27,6 +27,7 @@ from luna_autoscaler.config import Config, config_from_mapping, duration_seconds
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.manifest import daemonset_from_manifest, pod_from_manifest
 from luna_autoscaler.models.pod import DaemonSet, Pod
+from luna_autoscaler.models.resources import NVIDIA_GPU_SHARED
 from luna_autoscaler.simulation.cloud import CloudModel, Span
 from luna_autoscaler.simulation.scheduler import Scoring
 from luna_autoscaler.traces import TraceRow, pod_manifest, read_trace
@@ -96,12 +97,21 @@ class CloudSection(_Model):
 
 
 class StaticNodes(_Model):
-    """Nodes the autoscaler does not own (a system node group): there from the start, never touched."""
+    """Nodes the autoscaler does not own (a system node group): there from the start, never touched.
+
+    `instanceType` is a type name, or a mapping cloud → type name so that one scenario runs on every cloud.
+    """
 
     name: str
-    instance_type: str = Field(alias="instanceType")
+    instance_type: str | dict[str, str] = Field(alias="instanceType")
     count: int = Field(default=1, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
+
+    def type_on(self, cloud: str) -> str | None:
+        """The instance type on `cloud` (None: this group has none there)."""
+        if isinstance(self.instance_type, str):
+            return self.instance_type
+        return self.instance_type.get(cloud)
 
 
 class ScenarioFile(_Model):
@@ -150,6 +160,17 @@ class Scenario:
     daemonsets: tuple[DaemonSet, ...]
     config: Config
     traces: tuple[TraceSource, ...]
+
+    def workload(self) -> str:
+        """The pods in one line: `384 pods (306 whole-GPU, 50 GPU-share, 28 CPU-only), 45 running at time 0`."""
+        shared = sum(1 for a in self.arrivals if a.pod.requests.get(NVIDIA_GPU_SHARED))
+        gpu = sum(1 for a in self.arrivals if a.pod.requests.gpus()) - shared
+        cpu = len(self.arrivals) - gpu - shared
+        at_start = sum(1 for a in self.arrivals if a.at_seconds == 0)
+        return (
+            f"{len(self.arrivals)} pods ({gpu} whole-GPU, {shared} GPU-share, {cpu} CPU-only), "
+            f"{at_start} of them running when the window opens"
+        )
 
 
 def _window(rows: Sequence[TraceRow], source: TraceSource, hours: float) -> list[tuple[float, TraceRow, float]]:

@@ -157,10 +157,6 @@ class LiveAwsCatalog:
         }
 
     @property
-    def region(self) -> str:
-        return self._bundled.region
-
-    @property
     def current(self) -> Catalog:
         """The catalog in use, without refreshing."""
         return self._current
@@ -170,27 +166,27 @@ class LiveAwsCatalog:
         due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
         if due and self._lock.acquire(blocking=False):
             try:
-                self._refresh_locked()
+                self._refresh(self._clock())
             finally:
                 self._lock.release()
         return self._current
 
-    def refresh(self) -> None:
-        """Fetch both sources now and swap in the new catalog."""
-        with self._lock:
-            self._refresh_locked()
+    def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
+        read = fetch_on_demand(self._pricing, self._bundled.region)
+        return read.prices_usd_per_hour, {"skipped": read.skipped, "published": read.publication}
 
-    def _refresh_locked(self) -> None:
-        now = self._clock()
+    def _fetch_spot(self, now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
+        read = fetch_spot(self._ec2, now)
+        newest = read.newest.isoformat() if read.newest else None
+        return read.prices_usd_per_hour, {"skipped": read.skipped, "newest_record": newest}
+
+    def _refresh(self, now: datetime) -> None:
         region = self._bundled.region
-        fetchers: dict[str, Callable[[], Mapping[Any, float]]] = {
-            ON_DEMAND: lambda: fetch_on_demand(self._pricing, region).prices_usd_per_hour,
-            SPOT: lambda: fetch_spot(self._ec2, now).prices_usd_per_hour,
-        }
-        failed = False
+        fetchers = {ON_DEMAND: self._fetch_on_demand, SPOT: self._fetch_spot}
+        fetched = failed = False
         for source, fetch in fetchers.items():
             try:
-                prices = fetch()
+                prices, details = fetch(now)
                 if not prices:
                     raise ValueError("the answer holds no price")
             except (BotoCoreError, ClientError, ValueError, KeyError, TypeError) as e:
@@ -206,13 +202,21 @@ class LiveAwsCatalog:
                     price_age_seconds=round(age.age_seconds),
                 )
                 continue
+            fetched = True
             self._live[source] = LivePrices(prices, now)
             log.info(
-                "prices refreshed", cloud="aws", region=region, source=source, prices=len(prices), price_age_seconds=0
+                "prices refreshed",
+                cloud="aws",
+                region=region,
+                source=source,
+                prices=len(prices),
+                price_age_seconds=0,
+                **details,
             )
-        self._current = refine(
-            self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT), spot_price_ratio_estimate=self._ratio
-        )
+        if fetched:
+            self._current = refine(
+                self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT), spot_price_ratio_estimate=self._ratio
+            )
         wait = min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds) if failed else self._refresh_seconds
         self._next_at = now + timedelta(seconds=wait)
 

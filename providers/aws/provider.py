@@ -57,15 +57,13 @@ log = structlog.get_logger(__name__)
 SUPPORTED_AMI_FAMILIES = ("al2023",)
 _PROVIDER_ID = re.compile(r"^aws:///(?:[^/]*/)?(i-[0-9a-f]+)$")
 # Instances we own and still pay for. A stopped one of ours has no Node and is reported live so that garbage
-# collection terminates it (this product never stops instances).
-_LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
-_STATES = {
+# collection terminates it (this product never stops instances). One already shutting down is no longer listed:
+# nothing is left to do with it.
+_LIVE_STATES = {
     "pending": InstanceState.PENDING,
     "running": InstanceState.RUNNING,
     "stopping": InstanceState.RUNNING,
     "stopped": InstanceState.RUNNING,
-    "shutting-down": InstanceState.TERMINATING,
-    "terminated": InstanceState.TERMINATED,
 }
 
 
@@ -240,7 +238,7 @@ class AwsProvider:
             [
                 {"Name": f"tag:{TAG_CLUSTER}", "Values": [self._cluster_name]},
                 {"Name": f"tag:{TAG_OWNER}", "Values": [OWNER_VALUE]},
-                {"Name": "instance-state-name", "Values": list(_LIVE_STATES)},
+                {"Name": "instance-state-name", "Values": sorted(_LIVE_STATES)},
             ]
         )
 
@@ -330,7 +328,7 @@ class AwsProvider:
             zone=zone,
             capacity_type=capacity_type,
             launch_id=tags.get(TAG_LAUNCH_ID, ""),
-            state=_STATES.get(str(raw.get("State", {}).get("Name", "")), InstanceState.PENDING),
+            state=_LIVE_STATES.get(str(raw.get("State", {}).get("Name", "")), InstanceState.PENDING),
             created_at=launched_at,
             price_usd_per_hour=offering.price_usd_per_hour if offering else 0.0,
             tags=MappingProxyType(tags),

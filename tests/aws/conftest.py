@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,18 +11,8 @@ from luna_autoscaler.config import Config
 from pricing.catalog import load_catalog
 from providers.aws.clients import AwsClients
 from providers.aws.provider import AwsProvider
+from tests.aws.clock import FakeClock
 from tests.aws.world import CLUSTER, REGION, AwsWorld, start_world, stop_world
-
-
-class FakeClock:
-    def __init__(self, start: datetime = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ def aws_error(operation: str, code: str, message: str = "injected", status: int 
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": 0},
     }
-    return ClientError(response, operation)  # type: ignore[arg-type]
+    return ClientError(response, operation)
 
 
 @dataclass
@@ -74,3 +74,46 @@ class FaultLayer:
 
 def _operation_name(method: str) -> str:
     return "".join(part.capitalize() for part in method.split("_"))
+
+
+class Stockouts:
+    """EC2 with no capacity in some pools (type × zone × capacity type), answering CreateFleet as AWS does: the
+    stocked-out overrides come back as `InsufficientInstanceCapacity` errors, the others are tried for real."""
+
+    def __init__(self, ec2: Any, zone_of_subnet: dict[str, str]) -> None:
+        self._ec2 = ec2
+        self._zone_of_subnet = zone_of_subnet
+        self.exhausted: set[tuple[str, str, str]] = set()  # (instance type, zone, capacity type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ec2, name)
+
+    def create_fleet(self, **params: Any) -> Answer:
+        lifecycle = params["TargetCapacitySpecification"]["DefaultTargetCapacityType"]
+        errors: list[dict[str, Any]] = []
+        configs = []
+        for config in params["LaunchTemplateConfigs"]:
+            kept = []
+            for override in config["Overrides"]:
+                pool = (override["InstanceType"], self._zone_of_subnet[override["SubnetId"]], lifecycle)
+                if pool in self.exhausted:
+                    errors.append(
+                        {
+                            "LaunchTemplateAndOverrides": {
+                                "LaunchTemplateSpecification": config["LaunchTemplateSpecification"],
+                                "Overrides": override,
+                            },
+                            "Lifecycle": lifecycle,
+                            "ErrorCode": "InsufficientInstanceCapacity",
+                            "ErrorMessage": f"We currently do not have sufficient {pool[0]} capacity in {pool[1]}.",
+                        }
+                    )
+                else:
+                    kept.append(override)
+            if kept:
+                configs.append({**config, "Overrides": kept})
+        if not configs:
+            return {"FleetId": "fleet-stockout", "Instances": [], "Errors": errors}
+        answer: Answer = self._ec2.create_fleet(**{**params, "LaunchTemplateConfigs": configs})
+        answer["Errors"] = [*errors, *answer.get("Errors", [])]
+        return answer

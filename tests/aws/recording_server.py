@@ -70,8 +70,7 @@ class RecordingAwsServer:
 
     @property
     def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def start(self) -> RecordingAwsServer:
         self._thread.start()
@@ -131,7 +130,8 @@ class RecordingAwsServer:
         pages = [json.loads(p.read_text()) for p in self.answers.price_pages]
         token = params.get("NextToken")
         index = next((i + 1 for i, page in enumerate(pages) if page.get("NextToken") == token), 0) if token else 0
-        return pages[index]
+        page: dict[str, Any] = pages[index]
+        return page
 
     def _get_parameter(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Name"]

@@ -24,7 +24,7 @@ from providers.aws.clients import AwsClients
 from providers.aws.provider import AwsProvider
 from tests.aws.conftest import ProviderFactory
 from tests.aws.faults import FaultLayer
-from tests.aws.world import CLUSTER, AwsWorld, _client
+from tests.aws.world import CLUSTER, AwsWorld, aws_client
 
 
 def offerings(catalog: Catalog, capacity: CapacityType, *pools: tuple[str, str]) -> tuple[Offering, ...]:
@@ -157,10 +157,11 @@ def test_a_refused_create_fleet_is_classified(
         provider.launch(LaunchRequest(f"launch-refused-{code}-{status}", CLUSTER, od))
     assert code in str(caught.value)
     assert isinstance(caught.value.__cause__, Exception)  # the botocore error stays visible
+    error: Any = caught.value
     if retry_after is not None:
-        assert caught.value.retry_after_seconds == retry_after
+        assert error.retry_after_seconds == retry_after
     if expected in (InsufficientCapacity, QuotaExceeded, Permanent):
-        assert caught.value.offerings == tuple(o.ref for o in od)
+        assert error.offerings == tuple(o.ref for o in od)
 
 
 def test_a_bad_instance_profile_says_which_setting_to_fix(faulty: tuple[AwsProvider, FaultLayer]) -> None:
@@ -194,7 +195,7 @@ def test_a_launch_template_deleted_behind_our_back_is_recreated(
     assert created == [template, template]
 
 
-def test_throttled_terminate_and_list_are_transient(faulty: tuple[AwsProvider, FaultLayer]) -> None:
+def test_a_throttled_terminate_is_transient(faulty: tuple[AwsProvider, FaultLayer]) -> None:
     provider, ec2 = faulty
     ec2.fail_next("terminate_instances", "RequestLimitExceeded", status=503)
     with pytest.raises(Transient):
@@ -202,7 +203,7 @@ def test_throttled_terminate_and_list_are_transient(faulty: tuple[AwsProvider, F
 
 
 def test_an_unreachable_endpoint_is_transient(world: AwsWorld, make_provider: ProviderFactory) -> None:
-    closed = _client("ec2", "http://127.0.0.1:9")  # discard port: nothing listens there
+    closed = aws_client("ec2", "http://127.0.0.1:9")  # discard port: nothing listens there
     clients = world.clients()
     provider = make_provider(clients=AwsClients(closed, clients.ssm, clients.eks, clients.sqs, clients.pricing))
     with pytest.raises(Transient):

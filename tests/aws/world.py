@@ -3,11 +3,14 @@
 `AwsWorld` starts both, creates what an EKS cluster's autoscaler expects to find (a VPC with one subnet per zone
 tagged for discovery, an EKS cluster, an interruption queue) and builds `AwsClients` from real boto3 clients
 pointed at them. moto reads MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION once, when it is first imported, so the
-variable is set here before the import and the setting checked after it.
+variable is set here before the import and the setting checked after it. moto's state lives in process memory
+shared by all its servers; each world is a fresh account of its own (moto's `x-moto-account-id` request header),
+so worlds never see each other's instances, whatever order tests run in.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 
 os.environ.setdefault("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")
@@ -33,8 +36,18 @@ TEST_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 1},
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _client(service: str, endpoint: str, region: str = REGION) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, config=TEST_CLIENT_CONFIG, **_CREDENTIALS)
+_ACCOUNTS = itertools.count(210000000001)
+
+
+def aws_client(service: str, endpoint: str, account_id: str = "") -> Any:
+    client = boto3.client(service, endpoint_url=endpoint, region_name=REGION, config=TEST_CLIENT_CONFIG, **_CREDENTIALS)
+    if account_id:
+
+        def in_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account_id
+
+        client.meta.events.register("before-sign", in_account)
+    return client
 
 
 class Ec2WithRecordedSpotPrices:
@@ -57,23 +70,24 @@ class Ec2WithRecordedSpotPrices:
 class AwsWorld:
     moto_url: str
     recorder: RecordingAwsServer
+    account_id: str
     subnets: dict[str, str] = field(default_factory=dict)  # zone → subnet id
     queue_url: str = ""
     image_id: str = ""
     security_group: str = ""
 
     def client(self, service: str) -> Any:
-        return _client(service, self.moto_url)
+        return aws_client(service, self.moto_url, self.account_id)
 
     def clients(self, *, ec2: Any = None, sqs: Any = None) -> AwsClients:
         return AwsClients(
             ec2=Ec2WithRecordedSpotPrices(
-                ec2 if ec2 is not None else self.client("ec2"), _client("ec2", self.recorder.url)
+                ec2 if ec2 is not None else self.client("ec2"), aws_client("ec2", self.recorder.url)
             ),
-            ssm=_client("ssm", self.recorder.url),
+            ssm=aws_client("ssm", self.recorder.url),
             eks=self.client("eks"),
             sqs=sqs if sqs is not None else self.client("sqs"),
-            pricing=_client("pricing", self.recorder.url),
+            pricing=aws_client("pricing", self.recorder.url),
         )
 
     def config(self, **aws: Any) -> Config:
@@ -95,7 +109,9 @@ def start_world() -> tuple[ThreadedMotoServer, AwsWorld]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    world = AwsWorld(moto_url=f"http://{host}:{port}", recorder=RecordingAwsServer().start())
+    world = AwsWorld(
+        moto_url=f"http://{host}:{port}", recorder=RecordingAwsServer().start(), account_id=f"{next(_ACCOUNTS):012d}"
+    )
     ec2 = world.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     for i, zone in enumerate(ZONES):

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 
-import luna_autoscaler.kube.metrics  # noqa: F401  (registers the adapter's metrics, as the daemon does)
+from luna_autoscaler.kube import metrics as kube_metrics
 from luna_autoscaler.observability.metrics import Metrics
 from tests.deploy.kustomize import Manifest, render
 
@@ -37,16 +37,14 @@ SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_co
 
 
 def exported_metrics() -> dict[str, str]:
-    """Sample name → metric family, for the product's metrics (luna_*) on the registries the daemon serves: the
-    loop's own (`luna_autoscaler.observability.metrics`) and the default one, where the Kubernetes adapter registers
-    its metrics. Expanded as prometheus-client exposes them (a counter `x` as `x_total`, a histogram as `x_bucket`,
-    `x_sum`, `x_count`)."""
-    names: dict[str, str] = {}
-    for family in [*Metrics().registry.collect(), *REGISTRY.collect()]:
-        if family.name.startswith("luna_"):
-            for suffix in SAMPLE_SUFFIXES[family.type]:
-                names[family.name + suffix] = family.name
-    return names
+    """Sample name → metric family, for the metrics the daemon serves: the loop's own registry
+    (`luna_autoscaler.observability.metrics`) and the Kubernetes adapter's collectors (`luna_autoscaler.kube.metrics`,
+    on the default registry). Read from those sources rather than from the default registry, which other tests in
+    the same process may have added to. Expanded as prometheus-client exposes them (a counter `x` as `x_total`, a
+    histogram as `x_bucket`, `x_sum`, `x_count`)."""
+    adapter = [m for m in vars(kube_metrics).values() if isinstance(m, MetricWrapperBase)]
+    families = [*Metrics().registry.collect(), *(f for m in adapter for f in m.collect())]
+    return {family.name + suffix: family.name for family in families for suffix in SAMPLE_SUFFIXES[family.type]}
 
 
 @pytest.fixture(scope="session")

@@ -117,7 +117,8 @@ def test_builder_builds_a_wheel_and_installs_the_chosen_extras() -> None:
 
 
 def dockerignore_allows(path: str) -> bool:
-    """Docker's rule: the last matching pattern wins; `!` re-includes."""
+    """Whether a top-level path of the repository reaches the build context. Docker's rule: the last matching
+    pattern wins and `!` re-includes; `**/name` patterns match the file's own name."""
     allowed = True
     for raw in (REPO / ".dockerignore").read_text().splitlines():
         pattern = raw.strip()

@@ -67,7 +67,8 @@ def commands_in(markdown: str) -> list[tuple[str, list[str]]]:
     found = []
     for block in code_blocks(markdown):
         for line in block.replace("\\\n", " ").splitlines():
-            for match in re.finditer(r"luna-autoscaler\s+([a-z]+)((?:\s+[^|;&]+)?)", line):
+            # the command itself (at the start, or after &&, ; or |), not the namespace in `kubectl -n luna-autoscaler`
+            for match in re.finditer(r"(?:^|&&|;|\|)\s*(?:\S*/)?luna-autoscaler\s+([a-z]+)((?:\s+[^|;&]+)?)", line):
                 found.append((match[1], re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", match[2])))
     return found
 
@@ -86,9 +87,10 @@ def test_commands_use_real_flags(name: str) -> None:
 
 
 def test_the_command_parser_catches_a_wrong_flag() -> None:
-    assert commands_in("```bash\nluna-autoscaler run --provider aws --no-such-flag | tee x\n```") == [
-        ("run", ["--provider", "--no-such-flag"])
-    ]
+    block = (
+        "```bash\nkubectl -n luna-autoscaler get pods\nluna-autoscaler run --provider aws --no-such-flag | tee x\n```"
+    )
+    assert commands_in(block) == [("run", ["--provider", "--no-such-flag"])]
 
 
 def source_strings() -> set[str]:
@@ -132,6 +134,7 @@ def test_install_pages_say_whether_the_provider_exists(overlay: str, cloud: str)
 
 @pytest.mark.parametrize("name", OWN_DOCS)
 def test_repository_paths_named_in_docs_exist(name: str) -> None:
-    paths = set(re.findall(r"(?<![\w/.-])((?:deploy|docs|examples|benchmarks)/[\w./-]*\w)", text(name)))
+    pattern = r"(?<![\w/.-])((?:deploy/(?:base|overlays|components|dashboards)|docs|examples|benchmarks)\b[\w./-]*\w)"
+    paths = set(re.findall(pattern, text(name)))
     missing = sorted(p for p in paths if not (REPO / p).exists())
     assert not missing, f"{name}: {missing}"

@@ -2,7 +2,8 @@
 
 A fault matches requests by path (a regular expression searched in the URL path), optionally by method and by
 whether the request is a watch, and applies to the next `times` of them (None: until cleared): it delays the
-request, answers it with an error status (500, 429 with Retry-After, 409, 404...), or both.
+request, answers it with an error status (500, 429 with Retry-After, 409, 404...), or both. `triggered` is set
+when a request first hits it, so a test can act while a delayed request is held.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Fault:
     watch: bool | None = None
     retry_after_seconds: int | None = None
     hits: int = 0
+    triggered: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class FaultPlan:
                 if not fault.matches(method, path, is_watch):
                     continue
                 fault.hits += 1
+                fault.triggered.set()
                 delay += fault.delay_seconds
                 if status is None and fault.status is not None:
                     status, retry_after = fault.status, fault.retry_after_seconds

@@ -5,12 +5,13 @@
 - `pods/eviction` honours PodDisruptionBudgets (429 when none may be disrupted, and decrements
   `disruptionsAllowed` when one may), and a uid precondition (409 when the pod was replaced);
 - lists paginate (`limit`/`continue`) over a consistent snapshot;
-- a few required fields are validated where a real server rejects their absence (Events).
+- a few fields are validated where a real server rejects them: required Event fields, MicroTime formats.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from tests.kubeapi.errors import ApiError, status_object
 from tests.kubeapi.patches import apply_patch
 from tests.kubeapi.resources import ResourceType, resource_of
 from tests.kubeapi.routing import Request, Target
-from tests.kubeapi.selectors import field_selector, label_selector
+from tests.kubeapi.selectors import field_selector, field_value, label_selector
 from tests.kubeapi.store import Obj, Store
 
 # Fields a real API server requires on create (validation), by resource.
@@ -28,6 +29,12 @@ _REQUIRED = {
     ("events.k8s.io", "events"): ("eventTime", "reportingController", "reportingInstance", "action", "reason"),
     ("", "events"): ("involvedObject",),
 }
+# MicroTime fields: the API server parses them with Go's RFC3339Micro layout, which demands six fraction digits.
+_MICRO_TIMES = {
+    ("events.k8s.io", "events"): ("eventTime",),
+    ("coordination.k8s.io", "leases"): ("spec.acquireTime", "spec.renewTime"),
+}
+_MICRO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)")
 _PAGED_LISTS_KEPT = 32
 
 
@@ -82,6 +89,19 @@ class ResourceApi:
             raise ApiError.bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
+        return body
+
+    @staticmethod
+    def _validate(target: Target, body: Obj) -> Obj:
+        rt = target.resource
+        name = body["metadata"].get("name") or body["metadata"].get("generateName", "")
+        for path in _MICRO_TIMES.get((rt.group, rt.plural), ()):
+            value = field_value(body, path)
+            if value and not _MICRO_TIME.fullmatch(value):
+                raise ApiError.bad_request(
+                    f'{rt.kind} "{name}": {path}: parsing time "{value}" as "2006-01-02T15:04:05.000000Z07:00": '
+                    "cannot parse as .000000"
+                )
         return body
 
     @staticmethod
@@ -154,6 +174,7 @@ class ResourceApi:
         if target.name is not None:
             raise ApiError(405, "MethodNotAllowed", "POST to a named object is not allowed")
         body = self._check_body(target, body)
+        body = self._validate(target, body)
         missing = [f for f in _REQUIRED.get((target.resource.group, target.resource.plural), ()) if not body.get(f)]
         if missing:
             name = body["metadata"].get("name") or body["metadata"].get("generateName", "")
@@ -162,7 +183,7 @@ class ResourceApi:
 
     def update(self, target: Target, body: Any) -> Obj:
         assert target.name is not None
-        body = self._check_body(target, body)
+        body = self._validate(target, self._check_body(target, body))
         return self.store.update(
             target.resource,
             self.namespace_of(target),

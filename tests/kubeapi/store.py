@@ -1,8 +1,8 @@
 """The fake server's storage: objects, one global resourceVersion counter, and a bounded history of changes.
 
 Like etcd behind a real API server, every write bumps one cluster-wide counter and is recorded in a history that
-watches replay from; the history is bounded (or compacted on demand), so a watch from a version that fell out
-of it gets 410 Expired and the client must re-list. Stored objects are never mutated in place (writes replace
+new watches replay from, then pushed to every open watch; the history is bounded (or compacted on demand), so a
+watch *starting* from a version that fell out of it gets 410 Expired and the client must re-list. Stored objects are never mutated in place (writes replace
 them), so lists, watch events and responses can share them without copying.
 """
 
@@ -35,6 +35,16 @@ class Change:
     new: Obj
 
 
+class Subscription:
+    """An open watch's queue: changes are pushed to it as they happen, like the API server's watch cache does,
+    so compacting the history never cuts a stream that is already open."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending: list[Change] = []
+
+
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -62,6 +72,7 @@ class Store:
         self._history: list[Change] = []
         self._history_limit = history
         self._compacted = 0  # highest resourceVersion no longer in the history
+        self._subscribers: set[Subscription] = set()
         self._closed = False
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -105,11 +116,23 @@ class Store:
                     hi = mid
             return self._history[lo:]
 
-    def wait_for_change(self, after_rv: int, timeout_seconds: float) -> bool:
-        """Block until the counter passes `after_rv`, the store closes, or the timeout; True if it passed."""
+    def subscribe(self) -> Subscription:
+        """Receive every change from now on (call under `consistent()` to line up with a list or a replay)."""
+        subscription = Subscription()
         with self._cond:
-            self._cond.wait_for(lambda: self._rv > after_rv or self._closed, timeout=timeout_seconds)
-            return self._rv > after_rv
+            self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._cond:
+            self._subscribers.discard(subscription)
+
+    def next_changes(self, subscription: Subscription, timeout_seconds: float) -> list[Change]:
+        """The changes delivered to a subscription since the last call, waiting up to the timeout for one."""
+        with self._cond:
+            self._cond.wait_for(lambda: subscription.pending or self._closed, timeout=timeout_seconds)
+            changes, subscription.pending = subscription.pending, []
+            return changes
 
     @property
     def closed(self) -> bool:
@@ -118,7 +141,10 @@ class Store:
     # -- writing ------------------------------------------------------------------------------------------------
 
     def _record(self, rt: ResourceType, type_: str, old: Obj | None, new: Obj) -> None:
-        self._history.append(Change(self._rv, rt, type_, old, new))
+        change = Change(self._rv, rt, type_, old, new)
+        for subscription in self._subscribers:
+            subscription.pending.append(change)
+        self._history.append(change)
         if len(self._history) > self._history_limit:
             drop = len(self._history) - self._history_limit
             self._compacted = self._history[drop - 1].rv

@@ -68,25 +68,29 @@ def stream(
     dropped: Callable[[], bool],
 ) -> None:
     deadline = time.monotonic() + timeout_seconds
-    if start is None:
-        with store.consistent():
-            items, position = store.list(rt, namespace, match)
+    items: list[Obj] = []
+    try:
+        with store.consistent():  # the initial state and the live changes line up exactly
+            if start is None:
+                items, _ = store.list(rt, namespace, match)
+                backlog = []
+            else:
+                backlog = store.changes_after(start)
+            subscription = store.subscribe()
+    except ApiError as e:
+        send({"type": "ERROR", "object": e.status()})
+        return
+    try:
         for obj in items:
             send({"type": "ADDED", "object": obj})
-    else:
-        position = start
-    while not dropped() and not store.closed:
-        try:
-            changes = store.changes_after(position)
-        except ApiError as e:
-            send({"type": "ERROR", "object": e.status()})
-            return
-        for change in changes:
-            position = change.rv
-            event = _event(change, rt, namespace, match)
-            if event is not None:
-                send(event)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        store.wait_for_change(position, min(_POLL_SECONDS, remaining))
+        while True:
+            for change in backlog:
+                event = _event(change, rt, namespace, match)
+                if event is not None:
+                    send(event)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or dropped() or store.closed:
+                return
+            backlog = store.next_changes(subscription, min(_POLL_SECONDS, remaining))
+    finally:
+        store.unsubscribe(subscription)

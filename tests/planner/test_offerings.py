@@ -98,3 +98,10 @@ def test_aws_max_spot_price_ratio_excludes_spot_too_close_to_on_demand():
     estimated_only = catalog(offering("m5.large", "us-east-1a"))
     cfg = config(spotPriceRatioEstimate=0.8, aws={"maxSpotPriceRatio": 0.7})
     assert chosen(run([a_pod], estimated_only, cfg))[2] is ON_DEMAND
+
+
+def test_an_offering_without_a_price_is_never_chosen():
+    cat = catalog(offering("m5.large", price=0.0), offering("m5.xlarge"))
+    assert types_bought(run([pod("a")], cat)) == ["m5.xlarge"]
+    result = run([pod("a")], catalog(offering("m5.large", price=0.0)))
+    assert result.unplaced[0].rejections == {"no price in the catalog": 1, "capacity type spot not in [on-demand]": 1}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.providers.harness import Harness
 
-HARNESSES = ["fake"]
+HARNESSES = ["fake", "aws"]
 
 CLUSTER = "contract-suite"
 

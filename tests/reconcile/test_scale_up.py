@@ -15,7 +15,7 @@ def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
 
     report = w.cycle()
 
-    launched = sorted((l.instance_type, l.capacity_type, l.pods) for l in report.launched)
+    launched = sorted((n.instance_type, n.capacity_type, n.pods) for n in report.launched)
     assert launched == [
         ("g4dn.xlarge", "on-demand", ("default/train",)),
         ("t3a.medium", "on-demand", ("default/web-0", "default/web-1", "default/web-2")),
@@ -64,7 +64,7 @@ def test_batching_waits_for_a_burst_to_end(make_world) -> None:
     w.add_pod("b")
     assert not w.cycle(advance_seconds=1, reconciler=r).planned  # still arriving
     report = w.cycle(advance_seconds=2, reconciler=r)  # quiet for idleDuration: one plan for both
-    assert report.planned and [l.pods for l in report.launched] == [("default/a", "default/b")]
+    assert report.planned and [n.pods for n in report.launched] == [("default/a", "default/b")]
 
 
 def test_invalid_annotations_and_cost_estimates_are_reported_not_provisioned(make_world) -> None:
@@ -75,7 +75,7 @@ def test_invalid_annotations_and_cost_estimates_are_reported_not_provisioned(mak
 
     report = w.cycle()
 
-    assert [l.pods for l in report.launched] == [("default/good",)]
+    assert [n.pods for n in report.launched] == [("default/good",)]
     (invalid,) = w.events("InvalidAnnotation")
     assert invalid[0] == "bad" and "node.elotl.co/instance-max-cost" in invalid[1]
     assert w.events("NodeCostEstimate") == [

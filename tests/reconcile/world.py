@@ -46,7 +46,7 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 
 def small_catalog() -> Catalog:
-    full = load_catalog("aws", "us-east-1")
+    full = load_catalog("aws", "us-east-1", spot_price_ratio_estimate=Config().spot_price_ratio_estimate)
     kept = tuple(o for o in full.offerings if o.instance_type.name in TYPES and o.zone in ZONES)
     return Catalog(full.cloud, full.region, kept, full.provenance)
 
@@ -142,7 +142,9 @@ class World:
         return next(
             c.args[0]
             for c in self.provider.calls
-            if c.method == "launch" and isinstance(c.args[0], LaunchRequest) and c.args[0].launch_id == instance.launch_id
+            if c.method == "launch"
+            and isinstance(c.args[0], LaunchRequest)
+            and c.args[0].launch_id == instance.launch_id
         )
 
     def join(self, *, gpus_ready: bool = True) -> list[str]:
@@ -210,9 +212,11 @@ class World:
         deadline = time.monotonic() + timeout_seconds
         while True:
             expected = (
-                {(f"{p['metadata']['namespace']}/{p['metadata']['name']}", p["metadata"]["resourceVersion"])
-                 for p in self.server.list("Pod")
-                 if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")},
+                {
+                    (f"{p['metadata']['namespace']}/{p['metadata']['name']}", p["metadata"]["resourceVersion"])
+                    for p in self.server.list("Pod")
+                    if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+                },
                 {(n["metadata"]["name"], n["metadata"]["resourceVersion"]) for n in self.server.list("Node")},
             )
             generation = self.cluster.cache.generation
@@ -256,4 +260,3 @@ class World:
 
     def terminated(self) -> list[str]:
         return [str(c.args[0]) for c in self.provider.calls if c.method == "terminate"]
-

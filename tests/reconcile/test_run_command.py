@@ -1,0 +1,155 @@
+"""`luna-autoscaler run`: `--once` and `--dry-run` against the fake API server, and the daemon's SIGTERM path in a
+real subprocess (signals, lease, health server)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from luna_autoscaler.cli import run
+from luna_autoscaler.errors import ConfigError
+from tests.kubeapi import FakeApiServer
+from tests.kubeapi import objects as k
+
+ROOT = Path(__file__).resolve().parents[2]
+# The `run` subcommand as the CLI root registers it (luna_autoscaler.cli registers every module the same way).
+DRIVER = (
+    "import argparse, sys\n"
+    "from luna_autoscaler.cli import run\n"
+    "root = argparse.ArgumentParser(prog='luna-autoscaler')\n"
+    "run.register(root.add_subparsers(dest='command', required=True))\n"
+    "args = root.parse_args(sys.argv[1:])\n"
+    "sys.exit(args.func(args))\n"
+)
+
+
+def run_command(*argv: str) -> int:
+    root = argparse.ArgumentParser(prog="luna-autoscaler")
+    run.register(root.add_subparsers(dest="command", required=True))
+    args = root.parse_args(["run", *argv])
+    code: int = args.func(args)
+    return code
+
+
+@pytest.fixture
+def kubeconfig(server: FakeApiServer, tmp_path: Path) -> str:
+    return str(server.write_kubeconfig(tmp_path / "kubeconfig"))
+
+
+def pending(server: FakeApiServer, name: str) -> None:
+    server.create(k.pod(name, cpu="500m", memory="1Gi", labels={"elotl-luna": "true"}, unschedulable=True))
+
+
+def test_once_dry_run_prints_what_it_would_launch_and_launches_nothing(
+    server: FakeApiServer, kubeconfig: str, installed_providers: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pending(server, "web")
+    code = run_command("--once", "--dry-run", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 pending pods handled" in out
+    assert "would launch t3a.small (on-demand)" in out and "for default/web" in out
+    assert not [e for e in server.list("Event", api_version="events.k8s.io/v1") if e.get("reason")]
+
+
+def test_once_launches_and_uses_the_local_config_file(
+    server: FakeApiServer,
+    kubeconfig: str,
+    installed_providers: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pending(server, "web")
+    config = tmp_path / "config.yaml"
+    config.write_text("labels: team=ml\n")  # "web" carries elotl-luna=true, not team=ml: not ours to handle
+    args = ("--once", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t")
+    assert run_command(*args, "--config", str(config)) == 0
+    assert "0 pending pods handled" in capsys.readouterr().out
+
+    assert run_command(*args) == 0
+    out = capsys.readouterr().out
+    assert "launch t3a.small (on-demand)" in out and "as fake-000001" in out
+
+
+def test_bad_input_is_a_clear_error(kubeconfig: str, installed_providers: Path, tmp_path: Path) -> None:
+    base = ("--once", "--kubeconfig", kubeconfig, "--cluster-name", "t")
+    with pytest.raises(ConfigError, match="no provider 'nimbus'"):
+        run_command(*base, "--provider", "nimbus")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("maxNodes: -3\n")
+    with pytest.raises(ConfigError, match="maxNodes"):
+        run_command(*base, "--provider", "fake", "--config", str(bad))
+    with pytest.raises(ConfigError, match="--cluster-name is required"):
+        run_command("--once", "--kubeconfig", kubeconfig, "--provider", "fake", "--cluster-name", "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate, timeout_seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
+def test_daemon_leads_acts_serves_health_and_exits_cleanly_on_sigterm(
+    server: FakeApiServer, kubeconfig: str, installed_providers: Path
+) -> None:
+    pending(server, "web")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(installed_providers)])}
+    argv = ["run", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t", "--interval", "0.2"]
+    argv += [
+        "--namespace",
+        "default",
+        "--health-port",
+        str(port),
+        "--metrics-port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    daemon = subprocess.Popen([sys.executable, "-c", DRIVER, *argv], env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        assert wait_until(lambda: status(f"http://127.0.0.1:{port}/readyz") == 200), "never ready"
+        assert wait_until(
+            lambda: any(
+                e.get("reason") == "TriggeredScaleUp" for e in server.list("Event", api_version="events.k8s.io/v1")
+            )
+        ), "the leader never scaled up"
+        lease = server.get("Lease", "luna-autoscaler", namespace="default")
+        assert lease["spec"]["holderIdentity"]
+        assert status(f"http://127.0.0.1:{port}/healthz") == 200
+
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    released = server.get("Lease", "luna-autoscaler", namespace="default")
+    assert not released["spec"].get("holderIdentity")
