@@ -202,11 +202,10 @@ def share_bound(problem: Problem) -> float:
 
 def _shares(demand: Demand, shape: Shape) -> tuple[float, float, float, float]:
     """Fractions of CPU, memory and accelerators (any GPU resource) of the shape one pod takes, and the max."""
-    cpu = demand.vector[0] / shape.vector[0]
-    memory = demand.vector[1] / shape.vector[1]
-    gpu = max((r / a for r, a in zip(demand.vector[4:], shape.vector[4:], strict=True) if r), default=0.0)
-    pods = demand.vector[2] / shape.vector[2]
-    return cpu, memory, gpu, max(cpu, memory, gpu, pods)
+    fractions = [r / a if r else 0.0 for r, a in zip(demand.vector, shape.vector, strict=True)]
+    cpu, memory, pods, storage = fractions[:4]
+    gpu = max(fractions[4:], default=0.0)
+    return cpu, memory, gpu, max(cpu, memory, pods, storage, gpu)
 
 
 def weighted_bound(problem: Problem, step: int = 20) -> float:
@@ -350,7 +349,8 @@ def _summary(results: Sequence[dict[str, Any]], out: Callable[[str], None]) -> N
     if big:
         r = big[0]
         out(
-            f"Target 20k pods x full AWS catalog: {r['pods_per_second']:.0f} pods/s (>= 4000), "
+            f"Target 20k pods x full AWS catalog: {r['pods_per_second']:.0f} pods/s wall, "
+            f"{r['pods'] / r['cpu_seconds']:.0f} pods/s of CPU time (>= 4000 on one core), "
             f"peak RSS {r['rss_mb']:.0f} MB (<= 500)"
         )
     if alibaba_aws:

@@ -11,6 +11,7 @@ Client and transport exceptions become `KubeApiError` (`raise ... from e`), whic
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,23 @@ def classify(error: Exception, what: str) -> KubeApiError:
 _CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError)
 
 
+def parse_json(data: bytes) -> Any:
+    """json.loads with the cyclic garbage collector paused.
+
+    Parsing a 500-pod page allocates ~100,000 dicts and lists, which triggers generation-2 collections that walk
+    every object the cache already holds: with 20,000 pods cached that made parsing 4× slower. JSON cannot
+    contain reference cycles, so pausing collection while it is parsed loses nothing. (Another thread may
+    re-enable it early; that only costs speed.)
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(data)
+    finally:
+        if paused:
+            gc.enable()
+
+
 @dataclass(frozen=True, slots=True)
 class CallPolicy:
     """How hard a single call tries: per-request timeout, then retries of transient failures."""
@@ -121,7 +139,7 @@ class Rest:
                 data = response.data
             finally:
                 response.release_conn()
-            return json.loads(data) if data else None
+            return parse_json(data) if data else None
         except _CALL_ERRORS as e:
             raise classify(e, what) from e
 

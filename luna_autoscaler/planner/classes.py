@@ -58,11 +58,6 @@ class PodClass:
     def count(self) -> int:
         return len(self.pods)
 
-    @property
-    def name(self) -> str:
-        """A representative pod, for messages."""
-        return self.pods[0].key
-
 
 def _bin(requests: Resources, constraints: PodConstraints, config: Config) -> BinKind:
     if (

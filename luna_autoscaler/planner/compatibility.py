@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -56,8 +56,8 @@ class Rejection:
     reason: str
 
 
-def _names(values: object) -> str:
-    return "[" + ",".join(sorted(str(v) for v in values)) + "]"  # type: ignore[attr-defined]
+def _names(values: Iterable[str]) -> str:
+    return "[" + ",".join(sorted(values)) + "]"
 
 
 class Compatibility:
@@ -72,7 +72,6 @@ class Compatibility:
     ) -> None:
         self.config = config
         self.offerings = offerings
-        self.kinds = kinds
         self.daemonsets = tuple(sorted(daemonsets, key=lambda d: (d.namespace, d.name)))
         self.architectures = config.architectures()
         self.pack_type_regexp = (
@@ -117,7 +116,7 @@ class Compatibility:
         total = self._daemonset_requests.get(key)
         if total is None:
             labels = self.labels(offering_index, kind, bin_kind)
-            total = ZERO
+            total = ZERO  # stays the ZERO object when no DaemonSet runs there (see `allocatable`)
             for ds in self.daemonsets:
                 if (
                     ds.node_selector.matches(labels)
@@ -128,7 +127,9 @@ class Compatibility:
         return total
 
     def allocatable(self, kind: NodeKind, offering_index: int, bin_kind: BinKind) -> Resources:
-        return kind.allocatable - self.daemonset_requests(kind, offering_index, bin_kind)
+        """What pods may request on this node once its DaemonSets run (the kind's own object when none do)."""
+        daemonsets = self.daemonset_requests(kind, offering_index, bin_kind)
+        return kind.allocatable if daemonsets is ZERO else kind.allocatable - daemonsets
 
     # The checks, by stage.
 
@@ -227,24 +228,27 @@ class Compatibility:
             return Rejection(Stage.OFFERING, purchasable.excluded)
         return None
 
-    def rejection(self, cls: PodClass, kind: NodeKind, offering_index: int) -> Rejection | None:
-        """The first reason, in stage order, why `cls` cannot run on `kind` bought as this offering."""
-        sig = cls.signature
-        return (
-            self.kind_rejection(sig, kind)
-            or self.fit_rejection(cls.requests, kind, self.allocatable(kind, offering_index, sig.bin))
-            or self.offering_rejection(sig, offering_index, kind)
-        )
-
     def rejection_counts(self, cls: PodClass) -> Counter[str]:
-        """For every offering, the reason of its furthest-reaching GPU mode (kube-scheduler style counts)."""
+        """For every offering, the first reason in stage order why `cls` cannot run there, taking the GPU mode that
+        gets furthest (kube-scheduler style counts)."""
+        sig = cls.signature
+        fits: dict[tuple[int, Resources], Rejection | None] = {}  # per kind and DaemonSet load: zones share them
+
+        def rejection(kind: NodeKind, i: int) -> Rejection | None:
+            if (r := self.kind_rejection(sig, kind)) is not None:
+                return r
+            key = (kind.index, self.daemonset_requests(kind, i, sig.bin))
+            if key not in fits:
+                fits[key] = self.fit_rejection(cls.requests, kind, self.allocatable(kind, i, sig.bin))
+            return fits[key] or self.offering_rejection(sig, i, kind)
+
         counts: Counter[str] = Counter()
         for type_name, indexes in self.offerings_of_type.items():
             kinds = self.kinds_of_type[type_name]
             for i in indexes:
                 worst: Rejection | None = None
                 for kind in kinds:
-                    r = self.rejection(cls, kind, i)
+                    r = rejection(kind, i)
                     if r is None:
                         worst = None
                         break

@@ -62,7 +62,8 @@ class Shape:
 
 @dataclass(eq=False, slots=True)
 class Demand:
-    """A class of pods still to place, with its compatible shapes (cheapest offering per kind and capacity type)."""
+    """A class of pods to place, with its shapes: the cheapest fitting offering of each undominated node kind, in
+    the class's first preferred capacity type that has any."""
 
     cls: PodClass
     vector: tuple[int, ...]

@@ -65,9 +65,7 @@ class Problem:
     """The planning problem after classification and existing capacity: classes, shapes and their demands."""
 
     def __init__(self, request: PlanRequest, classes: Sequence[PodClass]) -> None:
-        self.request = request
         self.config = request.config
-        self.classes = classes
         extended = sorted({name for c in classes for name in c.requests.extended})
         self.dimensions = (*BASE_DIMENSIONS, *extended)
         self.offerings = purchasable_offerings(request.catalog, request.config, request.unavailable)
@@ -144,19 +142,16 @@ class Problem:
         kept: list[_Option] = []
         for option in options:
             vector = option.cheapest.vector
-            if not any(
-                k.sliced_gpu == option.sliced_gpu
-                and all(a >= b for a, b in zip(k.cheapest.vector, vector, strict=True))
-                for k in kept
-            ):
+            if not any(k.sliced_gpu == option.sliced_gpu and _covers(k.cheapest.vector, vector) for k in kept):
                 kept.append(option)
         return kept
 
-    def _add_demand(self, cls: PodClass) -> None:
+    def _first_tier(self, cls: PodClass, vector: tuple[int, ...]) -> tuple[CapacityType, list[Shape]] | None:
+        """The class's first preferred capacity type with shapes that take it, and those shapes: the cheapest
+        fitting offering of every undominated kind."""
         sig = cls.signature
-        vector = self.vector(cls.requests)
         multi_gpu = cls.requests.get(NVIDIA_GPU) > 1
-        for capacity_type, options in zip(sig.capacity_types, self._options_for(sig), strict=True):  # noqa: B007
+        for capacity_type, options in zip(sig.capacity_types, self._options_for(sig), strict=True):
             shapes = []
             for option in options:
                 if (multi_gpu and option.sliced_gpu) or not max_fit(vector, option.vector, 1):
@@ -167,19 +162,25 @@ class Problem:
                         shapes.append(shape)
                         break
             if shapes:
-                break
-        else:
+                return capacity_type, shapes
+        return None
+
+    def _add_demand(self, cls: PodClass) -> None:
+        vector = self.vector(cls.requests)
+        tier = self._first_tier(cls, vector)
+        if tier is None:
             counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
             self.unplaced.extend(Unplaced(p.key, reason, MappingProxyType(dict(counts))) for p in cls.pods)
             return
+        capacity_type, shapes = tier
         costs = {id(s): s.price * share(vector, s.vector) for s in shapes}
         shapes.sort(key=lambda s: (costs[id(s)], s.sort_key))
         demand = Demand(cls, vector, cls.count, shapes, costs[id(shapes[0])], capacity_type)
         demand.fit_counts = [max_fit(vector, s.vector, cls.count) for s in shapes]
         self.demands.append(demand)
-        self.signatures[sig.index] = sig
-        self.demands_of_signature.setdefault(sig.index, []).append(demand)
+        self.signatures[cls.signature.index] = cls.signature
+        self.demands_of_signature.setdefault(cls.signature.index, []).append(demand)
 
     def _accepted(self, signatures: Sequence[Signature], multi_gpu: bool, kind: NodeKind, offering_index: int) -> bool:
         """Whether pods of these signatures may run on this kind bought as this offering (room aside)."""
@@ -239,6 +240,7 @@ class Problem:
         ]
         total = pattern.total()
         found: dict[CapacityType, list[Offering]] = {ct: [] for ct in order}
+        kind_room: dict[int, bool] = {}
         group = self._alternative_group(chosen.kind)
         start = bisect.bisect_left(group, (chosen.price,)) if len(order) == 1 else 0
         for _, _, _, _, i, kind in group[start:]:
@@ -250,9 +252,12 @@ class Problem:
                 continue
             if i == chosen.offering_index and kind is chosen.kind:
                 continue
-            if not self._accepted(signatures, multi_gpu, kind, i):
+            roomy = kind_room.get(kind.index)
+            if roomy is None:  # most kinds are too small: decide that once per kind, not once per zone
+                roomy = kind_room[kind.index] = _covers(self.vector(kind.allocatable), total)
+            if not roomy or not self._accepted(signatures, multi_gpu, kind, i):
                 continue
-            if any(a < t for a, t in zip(self.shape(kind, i, chosen.bin).vector, total, strict=True)):
+            if not _covers(self.shape(kind, i, chosen.bin).vector, total):
                 continue
             bucket.append(offering)
         return tuple(o for ct in order for o in found[ct])[:MAX_ALTERNATIVES]

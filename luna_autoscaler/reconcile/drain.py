@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from luna_autoscaler.models.pod import Pod
+from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.ports import Cluster, EvictionOutcome, NodeProvider
 from luna_autoscaler.reconcile.report import RemovalSummary
@@ -24,6 +25,9 @@ from luna_autoscaler.reconcile.view import ClusterView, is_movable
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
 DRAIN_BACKOFF = Backoff(base_seconds=10.0, max_seconds=300.0)
+DRAINING = Taint("node.elotl.co/draining", "true", "NoSchedule")
+"""Put on a node with its cordon: marks the drain as ours, so that a restarted daemon resumes it instead of
+leaving a cordoned node running (and billing) for ever."""
 POD_TERMINATION_GRACE_SECONDS = 600.0
 """How long an evicted pod may take to terminate before the node is deleted under it (the longest
 terminationGracePeriodSeconds we wait for, as Cluster Autoscaler's max-graceful-termination-sec)."""
@@ -33,7 +37,7 @@ terminationGracePeriodSeconds we wait for, as Cluster Autoscaler's max-graceful-
 class Drain:
     node: str
     instance_id: str
-    reason: str  # empty | underutilized | interrupted
+    reason: str  # empty | underutilized | consolidated | interrupted | resumed
     started_at: datetime
     urgent: bool = False  # interruption: evict everything, not counted against maxParallelDrains
     cordoned: bool = False
@@ -73,6 +77,13 @@ class Drainer:
             log.info("drain.escalate", node=node, reason=reason)
         return drain
 
+    def resume(self, view: ClusterView, now: datetime) -> None:
+        """After a restart: the nodes we own that carry our draining taint are drains to finish."""
+        for node in view.owned_nodes():
+            instance_id = view.node_instance.get(node.name)
+            if instance_id and DRAINING in node.taints and node.name not in self.drains:
+                self.start(node.name, instance_id, "resumed", now).cordoned = node.unschedulable
+
     def active(self, *, urgent: bool) -> int:
         return sum(1 for d in self.drains.values() if d.urgent == urgent)
 
@@ -111,6 +122,7 @@ class Drainer:
                 return False
         if not drain.cordoned:
             self._cluster.cordon(drain.node)
+            self._cluster.taint_node(drain.node, DRAINING)
             drain.cordoned = True
             log.info("drain.cordon", node=drain.node, reason=drain.reason)
         waiting = False

@@ -15,6 +15,17 @@ from luna_autoscaler.ports import Cluster, ObjectRef
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
 
+def post_event(cluster: Cluster, about: ObjectRef, reason: str, message: str, *, warning: bool = False) -> bool:
+    """Post an Event; False (logged) if the API refused. An Event is advice: failing to post one must not fail
+    the decision it describes."""
+    try:
+        cluster.post_event(about, reason, message, warning=warning)
+    except Exception as e:
+        log.warning("event.failed", kind=about.kind, name=about.name, reason=reason, error=f"{type(e).__name__}: {e}")
+        return False
+    return True
+
+
 class PodEvents:
     def __init__(self, cluster: Cluster, *, dry_run: bool) -> None:
         self._cluster = cluster
@@ -29,13 +40,9 @@ class PodEvents:
         if self._dry_run:
             log.info("event.would_post", pod=pod.key, reason=reason, message=message)
             return
-        try:
-            self._cluster.post_event(
-                ObjectRef("Pod", pod.name, pod.namespace, pod.uid), reason, message, warning=warning
-            )
-        except Exception as e:  # an Event is advice: failing to post one must not fail the cycle
+        about = ObjectRef("Pod", pod.name, pod.namespace, pod.uid)
+        if not post_event(self._cluster, about, reason, message, warning=warning):
             del self._posted[key]
-            log.warning("event.failed", pod=pod.key, reason=reason, error=f"{type(e).__name__}: {e}")
 
     def keep_only(self, pods: Collection[Pod]) -> None:
         """Forget pods that are gone, so that memory follows the cluster."""

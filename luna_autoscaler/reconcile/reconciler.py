@@ -23,6 +23,7 @@ from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.types import CapacityNode, Limits
 from luna_autoscaler.ports import Clock, Cluster, Instance, InterruptionKind, NodeProvider
+from luna_autoscaler.reconcile.consolidation import Consolidator
 from luna_autoscaler.reconcile.drain import Drainer
 from luna_autoscaler.reconcile.estimates import CostEstimates
 from luna_autoscaler.reconcile.events import PodEvents
@@ -33,7 +34,7 @@ from luna_autoscaler.reconcile.scale_down import BlockReports, ScaleDown
 from luna_autoscaler.reconcile.scale_up import ScaleUp, ScaleUpOutcome
 from luna_autoscaler.reconcile.state import LaunchRecord, UnavailableOfferings
 from luna_autoscaler.reconcile.triage import Triage, triage
-from luna_autoscaler.reconcile.view import ClusterView, as_pending
+from luna_autoscaler.reconcile.view import ClusterView, PriceIndex, as_pending
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -70,6 +71,7 @@ class Reconciler:
         self._launch_ids = launch_ids or _uuid_launch_id
         self._should_stop = should_stop
         self._config: Config | None = None
+        self._prices = PriceIndex()
         self.forget()
 
     def forget(self) -> None:
@@ -94,6 +96,7 @@ class Reconciler:
         self._scale_down = ScaleDown(blocks, self.metrics)
         self._drainer = Drainer(self._cluster, self._provider, blocks, self.metrics, should_stop=self._should_stop)
         self._orphans = OrphanCollector()
+        self._consolidator = Consolidator(self._tracker, self.metrics, dry_run=self._dry_run)
         self._rebuilt = False
         self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
 
@@ -127,11 +130,12 @@ class Reconciler:
         catalog = self._provider.catalog()
         snapshot = self._cluster.snapshot()
         instances = self._provider.list_instances()
+        view = ClusterView.build(snapshot, instances, self._provider, catalog, self._prices)
         if not self._rebuilt:
             self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
             self._scale_up.last_launch_at = max((r.started_at for r in self._tracker.records.values()), default=None)
+            self._drainer.resume(view, now)
             self._rebuilt = True
-        view = ClusterView.build(snapshot, instances, self._provider, catalog)
         removed: list[RemovalSummary] = []
 
         removed += self._follow_launches(view, config, now)
@@ -140,6 +144,7 @@ class Reconciler:
         self._report_problems(pods, catalog, config, view, now)
         up = self._scale_up_for(pods, view, catalog, config, now)
         drains_started = self._scale_down_for(view, catalog, config, up, now)
+        drains_started += self._consolidate(view, catalog, config, pods, now)
         if not self._dry_run:
             removed += self._drainer.progress(view, now)
         removed += self._collect_orphans(view, removed, now)
@@ -164,35 +169,60 @@ class Reconciler:
 
     def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
         tracked = self._tracker.track(view.nodes, config, now)
+        self._consolidator.launches_ended(
+            {r.launch_id for r in tracked.initialised},
+            {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
+        )
         for record, node in tracked.with_nodes:
-            if record.launch_id not in self._labelled and not self._dry_run:
-                self._label_and_taint(record, node)
+            if record.launch_id not in self._labelled and not self._dry_run and self._label_and_taint(record, node):
                 self._labelled.add(record.launch_id)
         self._labelled &= set(self._tracker.records)
         removed = []
         for record in tracked.timed_out:
             instance_id = record.instance.instance_id if record.instance else ""
             removed.append(RemovalSummary(record.node_name, instance_id, "registration-timeout"))
-            self.metrics.nodes_removed.labels("registration-timeout").inc()
             if self._dry_run:
                 log.info("launch.would_terminate", launch_id=record.launch_id, instance_id=instance_id)
                 continue
-            if record.node_name:
-                self._cluster.delete_node(record.node_name)
-            if instance_id:
-                self._provider.terminate(instance_id)
+            self._remove(record.node_name, instance_id, "registration-timeout")
         return removed
 
-    def _label_and_taint(self, record: LaunchRecord, node: Node) -> None:
-        """Our labels and taints on the Node, where the cloud's bootstrap did not already put them."""
+    def _label_and_taint(self, record: LaunchRecord, node: Node) -> bool:
+        """Our labels and taints on the Node, where the cloud's bootstrap did not already put them; False if the
+        API refused (tried again next cycle)."""
         missing = {k: v for k, v in record.labels.items() if node.labels.get(k) != v}
-        if missing:
-            self._cluster.label_node(node.name, missing)
-            log.info("node.labelled", node=node.name, labels=sorted(missing))
-        for taint in record.taints:
-            if not any(t.key == taint.key and t.effect == taint.effect for t in node.taints):
+        taints = [t for t in record.taints if not any(n.key == t.key and n.effect == t.effect for n in node.taints)]
+        try:
+            if missing:
+                self._cluster.label_node(node.name, missing)
+                log.info("node.labelled", node=node.name, labels=sorted(missing))
+            for taint in taints:
                 self._cluster.taint_node(node.name, taint)
                 log.info("node.tainted", node=node.name, taint=str(taint))
+        except Exception as e:
+            log.warning("node.label_failed", node=node.name, error=f"{type(e).__name__}: {e}")
+            return False
+        return True
+
+    def _remove(self, node_name: str, instance_id: str, reason: str) -> bool:
+        """Delete the Node (if any) and terminate the instance; False (logged) if a call failed: the instance is
+        then an orphan, which garbage collection terminates later."""
+        try:
+            if node_name:
+                self._cluster.delete_node(node_name)
+            if instance_id:
+                self._provider.terminate(instance_id)
+        except Exception as e:
+            log.warning(
+                "remove.failed",
+                node=node_name,
+                instance_id=instance_id,
+                reason=reason,
+                error=f"{type(e).__name__}: {e}",
+            )
+            return False
+        self.metrics.nodes_removed.labels(reason).inc()
+        return True
 
     # --- interruptions --------------------------------------------------------------------------------------
 
@@ -216,8 +246,8 @@ class Reconciler:
             if node is not None:
                 self._drainer.start(node, notice.instance_id, "interrupted", now, urgent=True)
             elif (record := self._tracker.forget_instance(notice.instance_id)) is not None:
-                self._provider.terminate(notice.instance_id)
                 log.info("launch.interrupted", launch_id=record.launch_id, instance_id=notice.instance_id)
+                self._remove("", notice.instance_id, "interrupted")
         return tuple(started)
 
     # --- scale-up -------------------------------------------------------------------------------------------
@@ -303,6 +333,27 @@ class Reconciler:
             self._scale_down.forget(c.node.name)
         return tuple(started)
 
+    def _consolidate(
+        self, view: ClusterView, catalog: Catalog, config: Config, pods: Triage, now: datetime
+    ) -> tuple[RemovalSummary, ...]:
+        if not (config.scale_down.enabled and config.scale_down.consolidation):
+            return ()
+        last_up = self._scale_up.last_launch_at
+        at_rest = (
+            not pods.pending
+            and not self._tracker.records
+            and not self._drainer.drains
+            and (last_up is None or now - last_up >= timedelta(seconds=config.scale_down.delay_after_scale_up_seconds))
+        )
+        decision = self._consolidator.step(
+            view, catalog, config, at_rest=at_rest, limits=lambda: self._limits(config, view), now=now
+        )
+        if decision is None:
+            return ()
+        self._drainer.start(decision.node, decision.instance_id, "consolidated", now)
+        self._scale_down.forget(decision.node)
+        return (RemovalSummary(decision.node, decision.instance_id, "consolidated"),)
+
     # --- garbage collection ---------------------------------------------------------------------------------
 
     def _collect_orphans(
@@ -316,18 +367,15 @@ class Reconciler:
         )
         out = []
         for instance in self._orphans.due(view.instances, accounted, now):
-            out.append(RemovalSummary("", instance.instance_id, "orphan"))
             if self._dry_run:
                 log.info("orphan.would_terminate", instance_id=instance.instance_id)
-                continue
-            self._terminate_orphan(instance)
+            elif self._remove("", instance.instance_id, "orphan"):
+                self._orphans.collected(instance.instance_id)
+                log.info("orphan.terminated", instance_id=instance.instance_id, launch_id=instance.launch_id)
+            else:
+                continue  # still an orphan: tried again next cycle
+            out.append(RemovalSummary("", instance.instance_id, "orphan"))
         return out
-
-    def _terminate_orphan(self, instance: Instance) -> None:
-        self._provider.terminate(instance.instance_id)
-        self._orphans.collected(instance.instance_id)
-        self.metrics.nodes_removed.labels("orphan").inc()
-        log.info("orphan.terminated", instance_id=instance.instance_id, launch_id=instance.launch_id)
 
     # --- metrics --------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ class RemovalSummary:
 
     node: str  # node name; empty for an instance that never had a node
     instance_id: str
-    reason: str  # empty | underutilized | interrupted | registration-timeout | orphan
+    reason: str  # empty | underutilized | consolidated | interrupted | resumed | registration-timeout | orphan
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner import plan
 from luna_autoscaler.planner.types import BinKind, CapacityNode, Limits, PlanRequest
 from luna_autoscaler.ports import Cluster, ObjectRef
+from luna_autoscaler.reconcile.events import post_event
 from luna_autoscaler.reconcile.view import ClusterView, as_pending, requests_of
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
@@ -76,7 +77,7 @@ class BlockReports:
         self._metrics.scale_down_blocked.labels(cause).inc()
         log.info("scale_down.blocked", node=node, cause=cause, message=message)
         if not self._dry_run:
-            self._cluster.post_event(ObjectRef("Node", node), "ScaleDownBlocked", message, warning=True)
+            post_event(self._cluster, ObjectRef("Node", node), "ScaleDownBlocked", message, warning=True)
 
     def clear(self, node: str) -> None:
         self._reported.pop(node, None)

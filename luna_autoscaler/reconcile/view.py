@@ -45,7 +45,11 @@ class ClusterView:
 
     @staticmethod
     def build(
-        snapshot: ClusterSnapshot, instances: Iterable[Instance], provider: NodeProvider, catalog: Catalog
+        snapshot: ClusterSnapshot,
+        instances: Iterable[Instance],
+        provider: NodeProvider,
+        catalog: Catalog,
+        prices: PriceIndex,
     ) -> ClusterView:
         live = {
             i.instance_id: i for i in instances if i.state not in (InstanceState.TERMINATING, InstanceState.TERMINATED)
@@ -69,7 +73,7 @@ class ClusterView:
             used,
             catalog,
             {k: tuple(v) for k, v in by_node.items()},
-            {o.ref: o.price_usd_per_hour for o in catalog.offerings},
+            prices.of(catalog),
         )
 
     @property
@@ -131,6 +135,21 @@ class ClusterView:
             return int(node.labels.get(lbl.GPU_COUNT, "0"))
         except ValueError:
             return 0
+
+
+class PriceIndex:
+    """Offering → price of the current catalog, built once per catalog (a provider returns the same immutable
+    Catalog until its prices refresh), not once per cycle: a catalog has thousands of offerings."""
+
+    def __init__(self) -> None:
+        self._catalog: Catalog | None = None
+        self._prices: Mapping[OfferingRef, float] = MappingProxyType({})
+
+    def of(self, catalog: Catalog) -> Mapping[OfferingRef, float]:
+        if catalog is not self._catalog:
+            self._prices = MappingProxyType({o.ref: o.price_usd_per_hour for o in catalog.offerings})
+            self._catalog = catalog
+        return self._prices
 
 
 def requests_of(pods: Sequence[Pod]) -> Resources:

@@ -105,11 +105,14 @@ class CloudModel:
 
 @dataclass(frozen=True, slots=True)
 class Machine:
-    """One instance's life as the cloud sees it, from launch to the end of its bill."""
+    """One instance's life as the cloud sees it, from launch to the end of its bill. Plain values only, so a
+    run's record can cross a process boundary."""
 
-    instance: Instance
+    instance_id: str
+    provider_id: str
+    price_usd_per_hour: float
     offering: Offering
-    labels: Mapping[str, str]
+    labels: dict[str, str]  # asked for in the launch request (the node bootstrap configuration)
     taints: tuple[Taint, ...]
     launched_at: datetime
     joins_at: datetime | None  # None: it never registers
@@ -117,18 +120,6 @@ class Machine:
     interrupted_at: datetime | None  # when the notice comes (spot only, if the draw falls in time)
     ended_at: datetime | None = None
     end_reason: str = ""  # terminated | interrupted
-
-    @property
-    def instance_id(self) -> str:
-        return self.instance.instance_id
-
-    @property
-    def price_usd_per_hour(self) -> float:
-        return self.instance.price_usd_per_hour or self.offering.price_usd_per_hour
-
-    @property
-    def spot(self) -> bool:
-        return self.offering.capacity_type == CapacityType.SPOT
 
     @property
     def gpus(self) -> int:
@@ -260,9 +251,11 @@ class SimulatedCloud:
                 interrupted_at = now + timedelta(hours=rng.expovariate(hazard))
         joins_at = now + timedelta(seconds=join_seconds) if registers else None
         return Machine(
-            instance=instance,
+            instance_id=instance.instance_id,
+            provider_id=instance.provider_id,
+            price_usd_per_hour=instance.price_usd_per_hour or offering.price_usd_per_hour,
             offering=offering,
-            labels=request.labels,
+            labels=dict(request.labels),
             taints=request.taints,
             launched_at=now,
             joins_at=joins_at,

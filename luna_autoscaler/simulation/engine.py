@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
-from types import MappingProxyType
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import CatalogError
@@ -255,7 +254,7 @@ class Simulation:
         node = registered_node(
             name,
             machine.offering,
-            provider_id=machine.instance.provider_id,
+            provider_id=machine.provider_id,
             requested_labels=machine.labels,
             taints=machine.taints,
             config=self.config,
@@ -344,16 +343,16 @@ class Simulation:
             pods_served=sum(1 for w in self._arrived if w.served),
             pods_completed=sum(1 for w in self._arrived if w.done),
             pods_never_served=sum(1 for w in self._arrived if not w.served),
-            pods_disrupted=MappingProxyType(dict(self._disrupted)),
+            pods_disrupted=dict(self._disrupted),
             machines=tuple(self.cloud.machines),
             static_cost_usd_per_hour=self._static_cost,
             interruptions=self._interruptions,
             insufficient_capacity_errors=self.cloud.insufficient_capacity_errors,
-            launch_errors=MappingProxyType(dict(self._launch_errors)),
+            launch_errors=dict(self._launch_errors),
             cycles=self._cycles,
             cycle_errors=self._cycle_errors,
             first_cycle_error=self._first_cycle_error,
             violations=tuple(str(v) for v in self.cluster.violations),
-            events=MappingProxyType(dict(Counter(e.reason for e in self.cluster.events))),
+            events=dict(Counter(e.reason for e in self.cluster.events)),
             wall_seconds=wall_seconds,
         )

@@ -86,11 +86,11 @@ def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def summary_text(comparison: Comparison, report_path: str | None) -> str:
+def summary_text(comparison: Comparison, report_path: str | None, *, elapsed_seconds: float) -> str:
     run, od = comparison.run, comparison.on_demand
-    wall = run.wall_seconds + (od.wall_seconds if od else 0.0)
+    runs = "" if od is None or od is run else " (and again all on-demand)"
     header = [
-        f"Simulated {run.hours:g} h of cluster time in {wall:.1f} s: scenario {comparison.scenario} "
+        f"Simulated {run.hours:g} h of cluster time{runs} in {elapsed_seconds:.1f} s: scenario {comparison.scenario} "
         f"(seed {comparison.seed})",
         f"Workload: {comparison.workload}",
         f"{comparison.cloud} {comparison.region}, prices: {comparison.catalog}",

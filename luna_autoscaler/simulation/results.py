@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import MappingProxyType
 
 from luna_autoscaler.simulation.cloud import Machine
 
@@ -55,7 +54,7 @@ class RunResult:
     cycle_errors: int  # cycles that raised (the daemon would back off and go stale)
     first_cycle_error: str  # "" when none did
     violations: tuple[str, ...]
-    events: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # Events by reason
+    events: Mapping[str, int] = field(default_factory=dict)  # Events by reason
     wall_seconds: float = 0.0
 
     @property

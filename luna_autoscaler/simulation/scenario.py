@@ -225,6 +225,8 @@ def build_scenario(
 ) -> Scenario:
     """Resolve a scenario file (traces relative to `base`) with the command line's overrides."""
     run_hours = hours if hours is not None else file.hours
+    if run_hours <= 0:
+        raise ConfigError(f"{source}: hours must be positive, got {run_hours:g}")
     run_seed = seed if seed is not None else file.seed
     try:
         daemonsets = tuple(daemonset_from_manifest(d) for d in file.daemonsets)

@@ -2,5 +2,6 @@
 
 They refine the bundled snapshot (pricing.catalog) for one region and are refreshed periodically by
 `LiveAwsCatalog`; the parsers are separate from the fetching so that they can be tested against recorded answers.
-boto3 is only needed by whoever builds the clients (providers.aws); these modules take the clients as given.
+The clients are given (providers.aws builds them once boto3 is known to be installed); `live_catalog` imports
+botocore for its exception classes, so only providers.aws imports it.
 """

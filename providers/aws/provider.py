@@ -45,7 +45,14 @@ from providers.aws.classify import (
 )
 from providers.aws.clients import AwsClients
 from providers.aws.cluster import EksCluster, describe_cluster
-from providers.aws.fleet import MAX_OVERRIDES, FleetChoice, fleet_error, fleet_request, read_fleet_response
+from providers.aws.fleet import (
+    MAX_OVERRIDES,
+    FleetChoice,
+    FleetOutcome,
+    fleet_error,
+    fleet_request,
+    read_fleet_response,
+)
 from providers.aws.images import Images
 from providers.aws.interruptions import InterruptionQueue
 from providers.aws.launch_templates import LaunchTemplates, NodeConfiguration
@@ -155,37 +162,8 @@ class AwsProvider:
         if existing is not None:
             log.info("launch already done", launch_id=request.launch_id, instance_id=existing.instance_id)
             return existing
-        capacity_type = request.offerings[0].capacity_type
-        offerings = [o for o in request.offerings if o.capacity_type is capacity_type][:MAX_OVERRIDES]
-        subnets = self._subnets.by_zone()
-        reachable = [o for o in offerings if o.zone in subnets]
-        if not reachable:
-            raise Permanent(
-                f"launch {request.launch_id}: no subnet in zones {sorted({o.zone for o in offerings})}",
-                [o.ref for o in offerings],
-            )
-        eks = self._cluster()
         tags = self._instance_tags(request)
-        choices = [
-            FleetChoice(o, self._templates.ensure(self._node_configuration(o, request, eks)), subnets[o.zone])
-            for o in reachable
-        ]
-        what = f"ec2:CreateFleet {request.launch_id}"
-        refs = [c.ref for c in choices]
-        try:
-            answer = self._clients.ec2.create_fleet(**fleet_request(request.launch_id, choices, tags))
-        except ClientError as e:
-            if error_code(e) in LAUNCH_TEMPLATE_GONE_CODES:
-                for choice in choices:
-                    self._templates.forget(choice.launch_template)
-            raise from_client_error(e, what=what, offerings=refs) from e
-        except BotoCoreError as e:
-            raise from_botocore_error(e, what=what, offerings=refs) from e
-        outcome = read_fleet_response(answer, choices)
-        for failure in outcome.failures:
-            if failure.code in LAUNCH_TEMPLATE_GONE_CODES:
-                for name in failure.launch_templates:
-                    self._templates.forget(name)
+        outcome = self._create_fleet(request.launch_id, self._fleet_choices(request), tags)
         if not outcome.launched:
             raise fleet_error(request.launch_id, outcome.failures)
         instance_id, choice = outcome.launched[0]
@@ -256,6 +234,42 @@ class AwsProvider:
         return self._prices.price_ages()
 
     # --- internals ------------------------------------------------------------------------------------------
+
+    def _fleet_choices(self, request: LaunchRequest) -> list[FleetChoice]:
+        """One override per offering of the first offering's capacity type that has a subnet, in planner order."""
+        capacity_type = request.offerings[0].capacity_type
+        offerings = [o for o in request.offerings if o.capacity_type is capacity_type][:MAX_OVERRIDES]
+        subnets = self._subnets.by_zone()
+        reachable = [o for o in offerings if o.zone in subnets]
+        if not reachable:
+            raise Permanent(
+                f"launch {request.launch_id}: no subnet in zones {sorted({o.zone for o in offerings})}",
+                [o.ref for o in offerings],
+            )
+        eks = self._cluster()
+        return [
+            FleetChoice(o, self._templates.ensure(self._node_configuration(o, request, eks)), subnets[o.zone])
+            for o in reachable
+        ]
+
+    def _create_fleet(self, launch_id: str, choices: list[FleetChoice], tags: Mapping[str, str]) -> FleetOutcome:
+        what = f"ec2:CreateFleet {launch_id}"
+        refs = [c.ref for c in choices]
+        try:
+            answer = self._clients.ec2.create_fleet(**fleet_request(launch_id, choices, tags))
+        except ClientError as e:
+            if error_code(e) in LAUNCH_TEMPLATE_GONE_CODES:
+                for choice in choices:
+                    self._templates.forget(choice.launch_template)
+            raise from_client_error(e, what=what, offerings=refs) from e
+        except BotoCoreError as e:
+            raise from_botocore_error(e, what=what, offerings=refs) from e
+        outcome = read_fleet_response(answer, choices)
+        for failure in outcome.failures:
+            if failure.code in LAUNCH_TEMPLATE_GONE_CODES:
+                for name in failure.launch_templates:
+                    self._templates.forget(name)
+        return outcome
 
     def _cluster(self) -> EksCluster:
         if self._eks is None:

@@ -49,9 +49,6 @@ class Subnets:
             subnets = {zone: sid for zone, sid in subnets.items() if zone in self._aws.zones}
         return MappingProxyType(subnets)
 
-    def zone_of(self, subnet_id: str) -> str | None:
-        return next((zone for zone, sid in self.by_zone().items() if sid == subnet_id), None)
-
     def _discover(self) -> Mapping[str, str]:
         now = self._clock()
         if self._discovered_at is not None and (now - self._discovered_at).total_seconds() < DISCOVERY_TTL_SECONDS:

@@ -30,6 +30,15 @@ def test_without_boto3_creation_says_which_extra_to_install(
         create(ProviderContext(world.config(), CLUSTER, clock))
 
 
+def test_a_region_without_a_catalog_is_a_configuration_error(world: AwsWorld, clock: FakeClock) -> None:
+    from providers.aws import create
+
+    with pytest.raises(
+        ProviderConfigurationError, match=r"aws\.region: no bundled aws catalog for region 'mars-east-1'"
+    ):
+        create(ProviderContext(world.config(region="mars-east-1"), CLUSTER, clock))
+
+
 def test_importing_the_package_needs_no_aws_sdk() -> None:
     code = "import sys, providers.aws; assert not {'boto3', 'botocore'} & set(sys.modules), sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
@@ -116,3 +125,10 @@ def test_graviton_and_neuron_types_boot_their_own_ami_variant(world: AwsWorld, m
     asked = {r.params["Name"] for r in world.recorder.requests if r.operation == "GetParameter"}
     assert "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/arm64/standard/recommended/image_id" in asked
     assert "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/neuron/recommended/image_id" in asked
+
+
+def test_without_security_groups_and_none_from_eks_the_setting_is_named(make_provider: ProviderFactory) -> None:
+    provider = make_provider(securityGroups=[])  # moto's DescribeCluster gives no cluster security group
+    t3 = [o for o in provider.catalog() if o.name == "t3.medium" and o.capacity_type is CapacityType.ON_DEMAND][:1]
+    with pytest.raises(ProviderConfigurationError, match=r"set aws\.securityGroups"):
+        provider.launch(LaunchRequest("launch-no-sg-1", CLUSTER, tuple(t3)))

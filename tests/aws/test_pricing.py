@@ -7,7 +7,7 @@ boto3 pricing and EC2 clients.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -20,8 +20,9 @@ from pricing.aws.price_list import fetch_on_demand, read_price_list
 from pricing.aws.spot_history import fetch_spot
 from pricing.catalog import load_catalog
 from tests.aws.clock import FakeClock
+from tests.aws.conftest import ProviderFactory
 from tests.aws.recording_server import FIXTURES
-from tests.aws.world import REGION, AwsWorld, aws_client
+from tests.aws.world import REGION, AwsWorld
 
 RATIO = 0.35
 
@@ -34,8 +35,8 @@ def find(catalog: Catalog, name: str, zone: str, capacity: CapacityType) -> Offe
 def live_catalog(world: AwsWorld, clock: FakeClock, refresh_seconds: float = 3600.0) -> LiveAwsCatalog:
     return LiveAwsCatalog(
         load_catalog("aws", REGION, spot_price_ratio_estimate=RATIO),
-        pricing_client=aws_client("pricing", world.recorder.url),
-        ec2_client=aws_client("ec2", world.recorder.url),
+        pricing_client=world.recorder_client("pricing"),
+        ec2_client=world.recorder_client("ec2"),
         clock=clock,
         refresh_seconds=refresh_seconds,
         spot_price_ratio_estimate=RATIO,
@@ -61,7 +62,7 @@ def test_price_list_items_are_read_from_their_json_strings() -> None:
 
 def test_on_demand_fetch_filters_the_region_and_follows_pages(world: AwsWorld) -> None:
     before = len(world.recorder.requests)
-    read = fetch_on_demand(aws_client("pricing", world.recorder.url), REGION)
+    read = fetch_on_demand(world.recorder_client("pricing"), REGION)
     assert len(read.prices_usd_per_hour) == 6
     calls = [r.params for r in world.recorder.requests[before:] if r.operation == "GetProducts"]
     assert [c.get("NextToken") for c in calls] == [None, "Vq2Pg3x9fQ==:page2"]
@@ -79,7 +80,7 @@ def test_on_demand_fetch_filters_the_region_and_follows_pages(world: AwsWorld) -
 
 def test_spot_fetch_keeps_the_newest_price_per_type_and_zone(world: AwsWorld) -> None:
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    read = fetch_spot(aws_client("ec2", world.recorder.url), now)
+    read = fetch_spot(world.recorder_client("ec2"), now)
     assert read.prices_usd_per_hour == {
         ("g4dn.xlarge", "us-east-1a"): 0.2158,
         ("g5.xlarge", "us-east-1a"): 0.4287,  # 11:47 beats 06:02
@@ -193,3 +194,12 @@ def test_the_provider_registers_its_price_age_where_the_context_says(
     assert provider.name == "aws"
     assert isinstance(provider.list_instances(), list)
     assert registry.get_sample_value("luna_price_live", {"cloud": "aws", "source": "spot"}) == 0
+
+
+def test_the_provider_reports_the_age_of_its_prices(make_provider: ProviderFactory, clock: FakeClock) -> None:
+    provider = make_provider()
+    provider.catalog()
+    clock.advance(60)
+    ages = provider.price_ages()
+    assert ages["on-demand"].live and ages["on-demand"].age_seconds == 60
+    assert ages["spot"].as_of == clock.now - timedelta(seconds=60)

@@ -75,19 +75,29 @@ class AwsWorld:
     queue_url: str = ""
     image_id: str = ""
     security_group: str = ""
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return aws_client(service, self.moto_url, self.account_id)
+        """A moto client in this world's account (made once: boto3 clients are reusable and slow to build)."""
+        return self._client(service, self.moto_url, self.account_id)
 
-    def clients(self, *, ec2: Any = None, sqs: Any = None) -> AwsClients:
+    def recorder_client(self, service: str) -> Any:
+        return self._client(service, self.recorder.url, "")
+
+    def _client(self, service: str, endpoint: str, account_id: str) -> Any:
+        key = (service, endpoint)
+        if key not in self._clients:
+            self._clients[key] = aws_client(service, endpoint, account_id)
+        return self._clients[key]
+
+    def clients(self, *, ec2: Any = None) -> AwsClients:
+        """The provider's clients; `ec2` replaces moto's EC2 client (e.g. by a fault layer around it)."""
         return AwsClients(
-            ec2=Ec2WithRecordedSpotPrices(
-                ec2 if ec2 is not None else self.client("ec2"), aws_client("ec2", self.recorder.url)
-            ),
-            ssm=aws_client("ssm", self.recorder.url),
+            ec2=Ec2WithRecordedSpotPrices(ec2 if ec2 is not None else self.client("ec2"), self.recorder_client("ec2")),
+            ssm=self.recorder_client("ssm"),
             eks=self.client("eks"),
-            sqs=sqs if sqs is not None else self.client("sqs"),
-            pricing=aws_client("pricing", self.recorder.url),
+            sqs=self.client("sqs"),
+            pricing=self.recorder_client("pricing"),
         )
 
     def config(self, **aws: Any) -> Config:

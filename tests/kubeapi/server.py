@@ -351,35 +351,34 @@ class FakeApiServer:
     # -- HTTP ---------------------------------------------------------------------------------------------------
 
     def handle(self, http: _Handler) -> None:
+        """Answer one request. It is recorded before its answer leaves, so a client that has seen the answer
+        finds the request in `requests`."""
         req = parse(http.command, http.path)
-        status = 500
-        recorded = False
+        headers: dict[str, str] = {}
         try:
             body = http.read_body()
             verdict = self.faults.verdict(req.method, req.path, req.is_watch)
             if verdict.delay_seconds:
                 time.sleep(verdict.delay_seconds)
             if verdict.status is not None:
-                headers = {"Retry-After": str(verdict.retry_after_seconds)} if verdict.retry_after_seconds else {}
-                status = verdict.status
-                err = ApiError(status, _REASONS.get(status, "InternalError"), f"injected fault ({status})")
-                http.send_json(status, err.status(), headers)
-            elif req.target is not None and req.method == "GET" and req.target.name is None and req.is_watch:
+                if verdict.retry_after_seconds:
+                    headers["Retry-After"] = str(verdict.retry_after_seconds)
+                reason = _REASONS.get(verdict.status, "InternalError")
+                raise ApiError(verdict.status, reason, f"injected fault ({verdict.status})")
+            if req.target is not None and req.method == "GET" and req.target.name is None and req.is_watch:
                 start = watch.start_position(req.query.get("resourceVersion"))
                 match = self.api.matcher(req)
-                recorded = True  # when the stream starts: a watch can outlive the test's look at the records
+                self._record(req, 200)
                 self._serve_watch(http, req, start, match)
-            else:
-                status, response = self._serve(req, body, http.headers.get("Content-Type") or "")
-                http.send_json(status, response)
+                return
+            status, response = self._serve(req, body, http.headers.get("Content-Type") or "")
         except ApiError as e:
-            status = e.code
-            http.send_json(e.code, e.status())
+            status, response = e.code, e.status()
+        self._record(req, status)
+        try:
+            http.send_json(status, response, headers)
         except (BrokenPipeError, ConnectionResetError):
             http.close_connection = True
-        finally:
-            if not recorded:
-                self._record(req, status)
 
     def _serve(self, req: Request, body: Any, content_type: str) -> tuple[int, Any]:
         target = req.target
@@ -411,7 +410,6 @@ class FakeApiServer:
         rt = target.resource
         timeout = float(req.query.get("timeoutSeconds") or watch.DEFAULT_TIMEOUT_SECONDS)
         http.start_chunked()
-        self._record(req, 200)
         with self._watch_registered(rt, http.connection) as entry:
             try:
                 watch.stream(

@@ -105,3 +105,12 @@ def test_an_offering_without_a_price_is_never_chosen():
     assert types_bought(run([pod("a")], cat)) == ["m5.xlarge"]
     result = run([pod("a")], catalog(offering("m5.large", price=0.0)))
     assert result.unplaced[0].rejections == {"no price in the catalog": 1, "capacity type spot not in [on-demand]": 1}
+
+
+def test_spot_prices_the_catalog_estimated_follow_the_configured_ratio():
+    from dataclasses import replace
+
+    estimated = replace(offering("m5.large", "us-east-1a", SPOT, 0.0336), price_estimated=True)  # 0.35 x 0.096
+    cat = catalog(offering("m5.large", "us-east-1a"), estimated)
+    node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=0.5)).new_nodes[0].offering
+    assert (node.price_usd_per_hour, node.price_estimated) == (0.048, True)

@@ -134,3 +134,20 @@ def test_drains_are_bounded_by_max_parallel_drains(make_world) -> None:
 
     assert len(report.drains_started) == 2  # blocked by the PDB, so they stay in progress
     assert len(w.cycle(advance_seconds=60).drains_started) == 0
+
+
+def test_a_restarted_daemon_finishes_the_drain_it_had_started(make_world) -> None:
+    w: World = make_world({"scaleDown.nodeUnneededDuration": "1m"})
+    w.add_node("a")
+    w.add_node("b", owned=False)
+    w.add_running_pod("guarded", "a", cpu="500m", memory="1Gi", labels={"app": "db"})
+    w.server.create(k.pdb("db", match_labels={"app": "db"}, disruptions_allowed=0))
+    w.cycle()
+    assert [d.node for d in w.cycle(advance_seconds=60).drains_started] == ["a"]  # cordoned, blocked by the PDB
+
+    restarted = w.new_reconciler()
+    w.server.patch("PodDisruptionBudget", "db", {"status": {"disruptionsAllowed": 1}})
+    w.cycle(advance_seconds=5, reconciler=restarted)  # resumes the drain it finds marked: evicts
+
+    assert not w.server.exists("Pod", "guarded")
+    assert [(r.node, r.reason) for r in w.cycle(advance_seconds=5, reconciler=restarted).removed] == [("a", "resumed")]

@@ -77,7 +77,8 @@ def node_manifest(node: Node) -> dict[str, Any]:
 class World:
     def __init__(self, server: FakeApiServer, config: Mapping[str, str], *, join_delay_seconds: float = 60.0) -> None:
         self.server = server
-        self.clock = FakeClock(datetime(2025, 1, 6, 9, 0, tzinfo=UTC))
+        # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
+        self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
         self.catalog = small_catalog()
         server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
         self.api = server.client()

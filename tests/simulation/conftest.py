@@ -79,9 +79,10 @@ cloudModel:
   gpuDevicePluginDelay: {{min: 20s, max: 40s}}
   insufficientCapacitySpotFraction: {ice}
   insufficientCapacityOnDemandFraction: 0
+  spotInterruptionRateMultiplier: {interruptions}
 staticNodes:
   - name: system
-    instanceType: m6i.large
+    instanceType: {{aws: m6i.large, gcp: e2-standard-2}}
 daemonsets:
   - apiVersion: apps/v1
     kind: DaemonSet
@@ -104,10 +105,10 @@ config:
 
 @pytest.fixture
 def burst_scenario(tmp_path: Path) -> Callable[..., Path]:
-    def write(hours: float = 1.0, ice: float = 0.0) -> Path:
+    def write(hours: float = 1.0, ice: float = 0.0, interruptions: float = 1.0) -> Path:
         (tmp_path / "trace.csv").write_text(burst_trace())
         path = tmp_path / "burst.yaml"
-        path.write_text(SCENARIO.format(hours=hours, ice=ice))
+        path.write_text(SCENARIO.format(hours=hours, ice=ice, interruptions=interruptions))
         return path
 
     return write

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,19 @@ def test_sold_out_spot_offerings_fall_back_and_pods_are_still_served(burst_scena
     assert run.pods_served == run.pods_arrived
 
 
+def test_interrupted_spot_nodes_are_replaced_and_their_pods_still_finish(burst_scenario: Callable[..., Path]) -> None:
+    run = simulate(burst_scenario(hours=2, interruptions=3000.0))  # a >20 % band x 3000: most machines within the hour
+    assert run.interruptions > 0
+    noticed = [m for m in run.machines if m.interrupted_at is not None and m.interrupted_at < run.ended_at]
+    assert noticed
+    for machine in noticed:  # the loop drains and terminates it, or the cloud reclaims it at the deadline
+        assert machine.ended_at is not None and machine.ended_at <= machine.interrupted_at + timedelta(minutes=2)
+    assert sum(run.pods_disrupted.values()) > 0
+    assert run.pods_completed == run.pods_arrived == 13
+    assert run.violations == ()
+    assert run.samples[-1].pending_pods == 0
+
+
 def test_a_seed_fixes_the_whole_history(burst_scenario: Callable[..., Path]) -> None:
     path = burst_scenario()
     first, again, other = simulate(path), simulate(path), simulate(path, seed=4)
@@ -96,12 +110,13 @@ def test_the_report_has_the_plots_and_the_summary_the_figures(
     assert len(re.findall(r'<path d="M', page)) >= 6
     assert "No safety violations" in page
 
-    text = summary_text(comparison, str(written))
+    text = summary_text(comparison, str(written), elapsed_seconds=1.5)
     assert f"${run.cost_usd():,.2f}" in text
     assert f"${on_demand.cost_usd():,.2f}" in text
     assert f"${comparison.static_cost_usd():,.2f}" in text
     assert f"{run.pods_served}/{run.pods_arrived}" in text
     assert str(written) in text
+    assert text.startswith("Simulated 1 h of cluster time (and again all on-demand) in 1.5 s")
 
 
 def test_nearest_rank_percentiles() -> None:

@@ -76,6 +76,8 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         load_scenario(write_scenario(tmp_path, extra="  defaultOfferings: sometimes"))
     with pytest.raises(ConfigError, match="cannot read"):
         load_scenario(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="hours must be positive"):
+        load_scenario(write_scenario(tmp_path), hours=0)
 
 
 def test_a_missing_trace_file_is_reported_with_its_path(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,13 +15,23 @@ from luna_autoscaler.ports import PROVIDER_ENTRY_POINT_GROUP
 
 
 @pytest.fixture
-def installed_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake provider's entry point, as installing the package declares it (the dev venv runs from source)."""
-    info = tmp_path / "site" / "luna_autoscaler_test_plugins-0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: luna-autoscaler-test-plugins\nVersion: 0\n")
-    (info / "entry_points.txt").write_text(f"[{PROVIDER_ENTRY_POINT_GROUP}]\nfake = providers.fake:create\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Install a provider plugin under the entry point name `fake`, as installing a package declares it."""
+
+    def plugin(target: str) -> None:
+        info = tmp_path / "site" / "luna_autoscaler_test_plugins-0.dist-info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: luna-autoscaler-test-plugins\nVersion: 0\n")
+        (info / "entry_points.txt").write_text(f"[{PROVIDER_ENTRY_POINT_GROUP}]\nfake = {target}\n")
+        monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+    return plugin
+
+
+@pytest.fixture
+def installed_fake(install: Callable[[str], None]) -> None:
+    """The product's own fake provider (the dev venv runs from source, without the package's entry points)."""
+    install("providers.fake:create")
 
 
 def command(*argv: str) -> int:
@@ -61,10 +72,31 @@ def test_without_baseline_or_report_only_the_run_is_shown(
     assert not (tmp_path / simulate.DEFAULT_REPORT).exists()
 
 
-@pytest.mark.usefixtures("installed_fake")
-def test_a_cloud_the_simulated_provider_does_not_sell_is_refused(burst_scenario: Callable[..., Path]) -> None:
-    with pytest.raises(ConfigError, match="sells the aws catalog, not gcp"):
+def test_another_cloud_prices_the_run_from_its_bundled_catalog(
+    install: Callable[[str], None], burst_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    install("tests.simulation.plugins:selling_the_given_catalog")
+    scenario = str(burst_scenario(hours=0.1))
+    assert command("--scenario", scenario, "--cloud", "gcp", "--region", "us-east1", "--no-report") == 0
+    out = capsys.readouterr().out
+    assert "gcp us-east1, prices: " in out  # the static system nodes are e2-standard-2: GCP's catalog priced them
+    assert re.search(r"pods served\s+\d+/6\s", out)  # the six pods running at time zero; the rest come later
+
+
+def test_a_provider_that_sells_another_cloud_than_asked_is_refused(
+    install: Callable[[str], None], burst_scenario: Callable[..., Path]
+) -> None:
+    install("tests.simulation.plugins:selling_its_own_catalog")
+    with pytest.raises(ConfigError, match="sells the aws us-east-1 catalog, not gcp us-central1"):
         command("--scenario", str(burst_scenario(hours=0.1)), "--cloud", "gcp", "--no-report")
+
+
+@pytest.mark.usefixtures("installed_fake")
+def test_a_report_that_cannot_be_written_is_an_input_error(burst_scenario: Callable[..., Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot write"):
+        command(
+            "--scenario", str(burst_scenario(hours=0.05)), "--no-baseline", "--report", str(tmp_path / "no/dir.html")
+        )
 
 
 def test_a_missing_provider_says_how_to_install_it() -> None:
