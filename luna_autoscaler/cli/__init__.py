@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from luna_autoscaler import __version__
-from luna_autoscaler.cli import plan
+from luna_autoscaler.cli import plan, run, simulate
 from luna_autoscaler.errors import LunaError
 
 EXIT_BAD_INPUT = 2
@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action="version", version=f"luna-autoscaler {__version__}")
     subparsers = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (plan,):
+    for module in (plan, run, simulate):
         module.register(subparsers)
     return root
 

@@ -115,9 +115,6 @@ class KindStore(Generic[T]):
             self._ordered = tuple(self._objects[k] for k in sorted(self._objects))
         return self._ordered
 
-    def __len__(self) -> int:
-        return len(self._objects)
-
 
 class ClusterCache:
     def __init__(self) -> None:

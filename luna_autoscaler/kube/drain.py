@@ -69,7 +69,8 @@ def drain_node(
     deadline_seconds: float = 300.0,
     backoff: Backoff | None = None,
 ) -> DrainResult:
-    """Drain `node_name` (see the module docstring); never raises for a pod, only reports."""
+    """Drain `node_name` (see the module docstring). Never raises for a pod, only reports; raises KubeApiError if
+    the node itself cannot be cordoned (gone, or the API keeps failing)."""
     policy = backoff or Backoff(initial_seconds=1.0, max_seconds=20.0)
     pods = cluster.snapshot().pods_on(node_name)
     blocked = _blocker(node_name, pods)

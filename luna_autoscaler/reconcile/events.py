@@ -32,17 +32,19 @@ class PodEvents:
         self._dry_run = dry_run
         self._posted: dict[tuple[str, str], str] = {}  # (pod uid or key, reason) → message
 
-    def post(self, pod: Pod, reason: str, message: str, *, warning: bool = False) -> None:
+    def post(self, pod: Pod, reason: str, message: str, *, warning: bool = False) -> bool:
+        """Post unless this pod already has this message for this reason; True when it is new."""
         key = (pod.uid or pod.key, reason)
         if self._posted.get(key) == message:
-            return
+            return False
         self._posted[key] = message
         if self._dry_run:
             log.info("event.would_post", pod=pod.key, reason=reason, message=message)
-            return
+            return True
         about = ObjectRef("Pod", pod.name, pod.namespace, pod.uid)
         if not post_event(self._cluster, about, reason, message, warning=warning):
             del self._posted[key]
+        return True
 
     def keep_only(self, pods: Collection[Pod]) -> None:
         """Forget pods that are gone, so that memory follows the cluster."""

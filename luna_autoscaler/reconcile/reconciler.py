@@ -22,7 +22,7 @@ from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.types import CapacityNode, Limits
-from luna_autoscaler.ports import Clock, Cluster, Instance, InterruptionKind, NodeProvider
+from luna_autoscaler.ports import Clock, Cluster, InterruptionKind, NodeProvider
 from luna_autoscaler.reconcile.consolidation import Consolidator
 from luna_autoscaler.reconcile.drain import Drainer
 from luna_autoscaler.reconcile.estimates import CostEstimates

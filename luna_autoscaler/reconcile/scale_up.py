@@ -92,6 +92,7 @@ class ScaleUp:
         self._paused_until: datetime | None = None
         self._configuration_failures = 0
         self.last_launch_at: datetime | None = None
+        self._last_plan: tuple[PlanRequest, Plan] | None = None
 
     def run(
         self,
@@ -132,13 +133,13 @@ class ScaleUp:
         else:
             self._launch_all(result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
         for u in result.unplaced:
-            log.info("scale_up.unplaced", pod=u.pod, reason=u.reason)
-            if (pod := by_key.get(u.pod)) is not None:
-                self._events.post(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True)
+            if self._events.post(
+                by_key[u.pod], "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True
+            ):
+                log.info("scale_up.unplaced", pod=u.pod, reason=u.reason)  # said when the reason is new, not per cycle
         reserved: dict[str, Resources] = {}
         for key, node in result.on_existing.items():
-            if (pod := by_key.get(key)) is not None:
-                reserved[node] = reserved.get(node, ZERO) + pod.requests
+            reserved[node] = reserved.get(node, ZERO) + by_key[key].requests
         return ScaleUpOutcome(True, tuple(launched), tuple(errors), result.unplaced, reserved)
 
     def _plan(
@@ -161,11 +162,14 @@ class ScaleUp:
             unavailable=self._unavailable.current(now),
             limits=limits,
         )
+        if self._last_plan is not None and self._last_plan[0] == request:
+            return self._last_plan[1]  # the planner is a pure function: same request, same plan
         started = time.perf_counter()
         result = plan(request)
+        self._last_plan = (request, result)
         elapsed = time.perf_counter() - started
         self._metrics.planner_duration.labels("scale-up").observe(elapsed)
-        log.info(
+        (log.info if result.new_nodes else log.debug)(
             "scale_up.plan",
             pods=len(pods),
             new_nodes=len(result.new_nodes),

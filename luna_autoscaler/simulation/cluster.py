@@ -286,9 +286,6 @@ class SimulatedCluster:
         """Requests of the pods bound to the node."""
         return self._used.get(node_name, ZERO)
 
-    def pending(self) -> tuple[Pod, ...]:
-        return tuple(p for p in self._pods.values() if not p.node_name)
-
     # ---- internals --------------------------------------------------------------------------------------
 
     def _touch(self, node_name: str, verb: str) -> Node | None:

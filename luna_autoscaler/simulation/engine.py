@@ -29,7 +29,7 @@ from luna_autoscaler.models.pod import Node, OwnerRef, Pod
 from luna_autoscaler.ports import Clock, NodeProvider
 from luna_autoscaler.reconcile import Reconciler
 from luna_autoscaler.simulation.cloud import Machine, SimulatedCloud
-from luna_autoscaler.simulation.cluster import BudgetSpec, PodStop, SimulatedCluster, owned
+from luna_autoscaler.simulation.cluster import PodStop, SimulatedCluster, owned
 from luna_autoscaler.simulation.kubelet import registered_node, with_gpus
 from luna_autoscaler.simulation.results import RunResult, Sample
 from luna_autoscaler.simulation.scenario import Arrival, Scenario
@@ -47,9 +47,6 @@ class SimulatedClock:
 
     def __call__(self) -> datetime:
         return self.start + timedelta(seconds=self.seconds)
-
-    def at(self, seconds: float) -> datetime:
-        return self.start + timedelta(seconds=seconds)
 
 
 class _Event(IntEnum):
@@ -97,19 +94,16 @@ class Simulation:
         make_provider: ProviderMaker,
         *,
         config: Config | None = None,
-        label: str | None = None,
-        budgets: tuple[BudgetSpec, ...] = (),
     ) -> None:
         self.scenario = scenario
-        self.config = config or scenario.config
-        self.label = label or ",".join(c.value for c in self.config.default_offerings)
+        self.config = config or scenario.config  # the scenario's, or a variant of it (the all-on-demand baseline)
+        self.label = ",".join(c.value for c in self.config.default_offerings)
         self.clock = SimulatedClock(scenario.start)
         self.cluster = SimulatedCluster(
             self.clock,
             config=self.config,
             scoring=scenario.scoring,
             daemonsets=scenario.daemonsets,
-            budgets=budgets,
             observer=self,
         )
         self.cloud = SimulatedCloud(

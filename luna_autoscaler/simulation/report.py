@@ -66,6 +66,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
         ("node-hours spot", *both(lambda r: f"{r.node_hours('spot'):.1f}"), "-"),
         ("node-hours on-demand", *both(lambda r: f"{r.node_hours('on-demand'):.1f}"), "-"),
         ("GPU-hours", *both(lambda r: f"{r.gpu_hours():.1f}"), "-"),
+        ("machines launched", *both(lambda r: sum(r.launches().values())), "-"),
         (
             "peak $/h",
             *both(lambda r: _money(r.peak_cost_usd_per_hour())),

@@ -32,9 +32,10 @@ def unfit_reason(pod: Pod, node: Node, used: Resources) -> str | None:
         return "node(s) were not ready"
     if node.unschedulable:
         return "node(s) were unschedulable"
-    labels = {**node.labels, HOSTNAME: node.labels.get(HOSTNAME, node.name), METADATA_NAME: node.name}
-    if not pod.node_selector.matches(labels):
-        return "node(s) didn't match Pod's node affinity/selector"
+    if pod.node_selector.selector or pod.node_selector.terms:
+        labels = {**node.labels, HOSTNAME: node.labels.get(HOSTNAME, node.name), METADATA_NAME: node.name}
+        if not pod.node_selector.matches(labels):
+            return "node(s) didn't match Pod's node affinity/selector"
     taint = tolerates_all(pod.tolerations, node.taints)
     if taint is not None:
         return f"node(s) had untolerated taint {{{taint}}}"

@@ -17,7 +17,8 @@ FAKE_CLOUD = "aws"
 
 
 def create(ctx: ProviderContext) -> FakeProvider:
-    catalog = load_catalog(
+    """A fake selling `ctx.catalog` when the caller chose one (e.g. `simulate --cloud gcp`), else AWS's."""
+    catalog = ctx.catalog or load_catalog(
         FAKE_CLOUD, ctx.config.aws.region, spot_price_ratio_estimate=ctx.config.spot_price_ratio_estimate
     )
     return FakeProvider(catalog, ctx.clock, cluster_name=ctx.cluster_name)

@@ -2,7 +2,8 @@
 KubeCluster tuned for tests (millisecond backoffs, short timeouts), so nothing waits on a real-world schedule.
 
 Every server the adapter talked to is checked on teardown: each (group, resource, verb) it received must be one the
-adapter declares in API_CALLS (RBAC would refuse anything else in a real cluster).
+adapter declares in API_CALLS (RBAC would refuse anything else in a real cluster), and the fake itself must not
+have failed on a request.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class FakeClock:
 def api() -> Iterator[FakeApiServer]:
     with FakeApiServer() as server:
         yield server
+        assert not server.internal_errors, server.internal_errors
         undeclared = server.calls() - set(API_CALLS)
         assert not undeclared, f"calls missing from luna_autoscaler.kube.permissions.API_CALLS: {sorted(undeclared)}"
 

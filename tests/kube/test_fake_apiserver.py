@@ -22,6 +22,7 @@ Api = k8s.CoreV1Api
 def server() -> Iterator[FakeApiServer]:
     with FakeApiServer() as fake:
         yield fake
+        assert not fake.internal_errors, fake.internal_errors
 
 
 @pytest.fixture

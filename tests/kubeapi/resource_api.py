@@ -75,7 +75,7 @@ class ResourceApi:
     @staticmethod
     def _check_body(target: Target, body: Any) -> Obj:
         rt = target.resource
-        if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
             raise ApiError.bad_request("the body must be a JSON object with an object metadata")
         if not body.get("kind"):
             raise ApiError.bad_request("Object 'Kind' is missing in the request body")

@@ -83,3 +83,19 @@ def test_invalid_annotations_and_cost_estimates_are_reported_not_provisioned(mak
     ]
     w.cycle(advance_seconds=30)
     assert len(w.events("NodeCostEstimate")) == 1  # said once
+
+
+def test_an_unchanged_situation_is_not_planned_again(make_world) -> None:
+    w: World = make_world()
+    w.add_pod("huge", cpu="500", memory="1Gi")  # no instance type has 500 CPUs
+    planned = {"purpose": "scale-up"}
+
+    for _ in range(3):
+        report = w.cycle(advance_seconds=10)
+        assert [u.pod for u in report.unplaced] == ["default/huge"]
+    assert w.reconciler.metrics.registry.get_sample_value("luna_planner_duration_seconds_count", planned) == 1
+    assert len(w.events("NotTriggerScaleUp")) == 1
+
+    w.add_pod("small", cpu="500m", memory="1Gi")  # the input changed: plan again
+    assert len(w.cycle(advance_seconds=10).launched) == 1
+    assert w.reconciler.metrics.registry.get_sample_value("luna_planner_duration_seconds_count", planned) == 2

@@ -9,7 +9,14 @@ import pytest
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED
-from luna_autoscaler.simulation.scenario import load_scenario
+from luna_autoscaler.simulation.scenario import (
+    CloudSection,
+    ScenarioFile,
+    SpanModel,
+    StaticNodes,
+    TraceSource,
+    load_scenario,
+)
 
 HEADER = (
     "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n"
@@ -94,3 +101,11 @@ def test_the_bundled_scenario_ships_with_the_package() -> None:
     assert len(scenario.arrivals) > 300 and gpu and cpu
     assert max(a.at_seconds for a in scenario.arrivals) < scenario.hours * 3600
     assert scenario.daemonsets and scenario.static_nodes
+
+
+def test_every_scenario_key_is_documented() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
+    models = (ScenarioFile, TraceSource, CloudSection, StaticNodes, SpanModel)
+    keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
+    missing = sorted(k for k in keys if f"{k}:" not in text and f"{k}: " not in text)
+    assert not missing, f"docs/simulation.md does not document {missing}"
