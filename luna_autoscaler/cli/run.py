@@ -102,44 +102,57 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--cluster-name is required (or set LUNA_CLUSTER_NAME): it tags the instances we own")
     local_config = _local_config(args.config)
     api = connect(args.kubeconfig, context=args.context)
-    cluster = KubeCluster(api, KubeSettings(config_map_namespace=args.namespace)).start()
-    try:
-        if not cluster.wait_for_sync(SYNC_TIMEOUT_SECONDS):
-            problems = "; ".join(f"{k}: {v}" for k, v in cluster.problems().items()) or "no answer"
-            raise ConfigError(f"the cluster cache did not sync within {SYNC_TIMEOUT_SECONDS:.0f}s ({problems})")
-        config = cluster.config() or local_config or Config()
-        stop = threading.Event()
-        factory = provider_factory(args.provider)
-        provider = factory(ProviderContext(config=config, cluster_name=args.cluster_name, clock=utc_now))
-        reconciler = Reconciler(
-            cluster,
-            provider,
-            clock=utc_now,
-            cluster_name=args.cluster_name,
-            local_config=local_config,
-            metrics=Metrics(),
-            dry_run=args.dry_run,
-            batching=not args.once,
-            should_stop=stop.is_set,
-        )
-        log.info(
-            "start",
-            provider=args.provider,
-            cluster_name=args.cluster_name,
-            namespace=args.namespace,
-            once=args.once,
-            dry_run=args.dry_run,
-            provider_limits=dict(provider.features),
-        )
-        if args.once:
-            print(render_report(reconciler.run_once()))
-            return 0
-        elector = LeaseElector(api, ElectionSettings(namespace=args.namespace)) if args.leader_elect else None
-        with _stopping_on_signals(stop):
-            _serve(args, reconciler, cluster, elector, stop)
-        return 0
-    finally:
-        cluster.stop()
+    elector = None
+    if args.leader_elect and not args.once:
+        elector = LeaseElector(api, ElectionSettings(namespace=args.namespace))
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        cluster = KubeCluster(api, KubeSettings(config_map_namespace=args.namespace)).start()
+        try:
+            return _run(args, cluster, elector, local_config, stop)
+        finally:
+            cluster.stop()
+
+
+def _run(
+    args: argparse.Namespace,
+    cluster: KubeCluster,
+    elector: LeaseElector | None,
+    local_config: Config | None,
+    stop: threading.Event,
+) -> int:
+    """After the cache has synced: build the provider and the loop, then one cycle (--once) or the daemon."""
+    if not cluster.wait_for_sync(SYNC_TIMEOUT_SECONDS):
+        problems = "; ".join(f"{k}: {v}" for k, v in cluster.problems().items()) or "no answer"
+        raise ConfigError(f"the cluster cache did not sync within {SYNC_TIMEOUT_SECONDS:.0f}s ({problems})")
+    config = cluster.config() or local_config or Config()
+    factory = provider_factory(args.provider)
+    provider = factory(ProviderContext(config=config, cluster_name=args.cluster_name, clock=utc_now))
+    reconciler = Reconciler(
+        cluster,
+        provider,
+        clock=utc_now,
+        cluster_name=args.cluster_name,
+        local_config=local_config,
+        metrics=Metrics(),
+        dry_run=args.dry_run,
+        batching=not args.once,
+        should_stop=stop.is_set,
+    )
+    log.info(
+        "start",
+        provider=args.provider,
+        cluster_name=args.cluster_name,
+        namespace=args.namespace,
+        once=args.once,
+        dry_run=args.dry_run,
+        provider_limits=dict(provider.features),
+    )
+    if args.once:
+        print(render_report(reconciler.run_once()))
+    elif not stop.is_set():
+        _serve(args, reconciler, cluster, elector, stop)
+    return 0
 
 
 def _local_config(path: str | None) -> Config | None:

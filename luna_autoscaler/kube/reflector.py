@@ -2,9 +2,10 @@
 
 The loop: list (paginated, so a 20,000-pod cluster never sits in memory as one JSON document), hand the items to
 the sink as a replacement, then watch from the list's resourceVersion and hand over each event. When a watch ends
-(server timeout) it resumes from the last resourceVersion seen; when it is cut (connection dropped, read timeout,
-5xx) it resumes from there too after a backoff; only 410 Expired (the version left the server's history) forces a
-re-list, at once the first time and with backoff if it repeats. Resuming instead of re-listing after a dropped
+(server timeout) it resumes from the last resourceVersion seen (a watch that ends at once with nothing in it
+counts as a failure); when it is cut (connection dropped, read timeout, 5xx) it resumes from there too after a
+backoff; only 410 Expired (the version left the server's history) forces a re-list, at once the first time and
+with backoff if it repeats. Resuming instead of re-listing after a dropped
 stream is what client-go does: the history still has those events, and re-listing 20,000 pods on every hiccup of
 a load balancer would be the expensive choice. Nothing is lost or duplicated either way: a re-list replaces the
 sink's whole state, and watch events carry whole objects keyed by namespace/name.
@@ -15,8 +16,10 @@ retried with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,6 +32,10 @@ from luna_autoscaler.kube.metrics import RELISTS, WATCH_RESTARTS
 from luna_autoscaler.kube.rest import KubeApiError, Rest, classify
 
 log = structlog.get_logger("luna_autoscaler.kube")
+
+SHORT_WATCH_SECONDS = 0.5
+"""A watch that ends sooner than this with no event is treated as a failure (backoff), not a normal renewal:
+otherwise a proxy that closes streams at once would make the loop re-watch as fast as it can."""
 
 Json = Mapping[str, Any]
 
@@ -98,7 +105,8 @@ class Reflector:
         self._stop.set()
         response = self._response
         if response is not None:
-            response.shutdown()  # unblocks a read waiting on a quiet watch
+            with contextlib.suppress(ValueError, RuntimeError, OSError):  # it may have just finished on its own
+                response.shutdown()  # unblocks a read waiting on a quiet watch
         if self._thread is not None:
             self._thread.join(timeout_seconds)
 
@@ -108,7 +116,11 @@ class Reflector:
                 if self._rv is None:
                     self._rv = self._list()
                     self.synced.set()
-                self._watch(self._rv)
+                started = time.monotonic()
+                delivered = self._watch(self._rv)
+                lasted = time.monotonic() - started
+                if delivered == 0 and lasted < SHORT_WATCH_SECONDS and not self._stop.is_set():
+                    raise KubeApiError(f"watch {self.resource}: ended after {lasted:.2f} s with no event", status=None)
                 WATCH_RESTARTS.labels(self.resource, "timeout").inc()
                 self._failures = 0
             except KubeApiError as e:
@@ -170,8 +182,10 @@ class Reflector:
         log.info("kube.listed", resource=self.resource, resource_version=rv)
         return rv
 
-    def _watch(self, rv: str) -> None:
+    def _watch(self, rv: str) -> int:
+        """Follow one watch stream until it ends; the number of events it delivered."""
         what = f"watch {self.resource}"
+        delivered = 0
         response = self._rest.open_stream(
             what,
             self._list_call,
@@ -185,19 +199,21 @@ class Reflector:
         self._response = response
         try:
             if self._stop.is_set():  # stop() ran before the response was published: it could not cut it
-                return
+                return delivered
             for line in _lines(response):
                 self._apply(json.loads(line))
+                delivered += 1
                 if self._stop.is_set():
-                    return
+                    break
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
             if self._stop.is_set():
-                return
+                return delivered
             raise classify(e, what) from e
         finally:
             self._response = None
             response.release_conn()
             response.close()
+        return delivered
 
     def _apply(self, event: Json) -> None:
         kind = event.get("type")

@@ -96,7 +96,7 @@ def parse_json(data: bytes) -> Any:
     """json.loads with the cyclic garbage collector paused.
 
     Parsing a 500-pod page allocates ~100,000 dicts and lists, which triggers generation-2 collections that walk
-    every object the cache already holds: with 20,000 pods cached that made parsing 4× slower. JSON cannot
+    every object the cache already holds: with 20,000 pods cached that made parsing ~10× slower. JSON cannot
     contain reference cycles, so pausing collection while it is parsed loses nothing. (Another thread may
     re-enable it early; that only costs speed.)
     """

@@ -12,6 +12,11 @@ import sys
 import structlog
 
 
+def _stderr_logger(*args: object) -> structlog.PrintLogger:
+    """A logger on the stderr of the moment (not the one at configuration time, which may have been replaced)."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
@@ -27,6 +32,6 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 from kubernetes.client import ApiClient
 
-from luna_autoscaler.kube import CallPolicy, KubeCluster, KubeSettings, NotSynced, WatchSettings
+from luna_autoscaler.kube import Backoff, CallPolicy, KubeCluster, KubeSettings, NotSynced, WatchSettings
 from luna_autoscaler.kube.cluster import LIVE_PODS
 from luna_autoscaler.models.resources import Resources
 from tests.kube.conftest import FAST_BACKOFF, SETTINGS, wait_until
@@ -170,6 +171,17 @@ def test_a_watch_that_ends_on_its_timeout_is_renewed_without_a_relist(api: FakeA
     api.create(node("n-late"))
     wait_until(cluster, lambda: [n.name for n in cluster.snapshot().nodes] == ["n-late"])
     assert _lists(api, "nodes") == 1
+
+
+def test_watches_that_end_at_once_back_off(api: FakeApiServer, start_cluster: Start) -> None:
+    """A proxy closing every stream at once must not make the reflectors spin."""
+    backoff = Backoff(initial_seconds=0.1, max_seconds=1.0, jitter=0.0)
+    settings = KubeSettings(watch=WatchSettings(watch_timeout_seconds=0, backoff=backoff), calls=SETTINGS.calls)
+    started = time.monotonic()
+    cluster = start_cluster(settings)
+    assert api.wait_for_requests("nodes", "watch", count=4)
+    assert time.monotonic() - started >= 0.1 + 0.2 + 0.4  # three backoffs between the four watches
+    assert "with no event" in cluster.problems()["nodes"]
 
 
 def test_an_unreadable_object_is_left_out_and_reported(api: FakeApiServer, start_cluster: Start) -> None:

@@ -12,9 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from luna_autoscaler.cli import run
 from luna_autoscaler.errors import ConfigError
@@ -39,6 +41,13 @@ def run_command(*argv: str) -> int:
     args = root.parse_args(["run", *argv])
     code: int = args.func(args)
     return code
+
+
+@pytest.fixture(autouse=True)
+def default_logging() -> Iterator[None]:
+    """`run` configures structlog for the process; give the next tests the defaults back."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
