@@ -114,10 +114,6 @@ class Reconciler:
         return current
 
     @property
-    def in_flight(self) -> tuple[LaunchRecord, ...]:
-        return tuple(self._tracker.records.values())
-
-    @property
     def unneeded_since(self) -> dict[str, datetime]:
         return dict(self._scale_down.unneeded_since)
 
