@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pricing.catalog import default_region, load_catalog
-
 from luna_autoscaler.cli.inputs import expand_pods, read_documents
 from luna_autoscaler.config import Config, config_from_yaml
 from luna_autoscaler.errors import ConfigError, ManifestError
@@ -27,6 +25,7 @@ from luna_autoscaler.models.quantity import format_cpu, format_memory
 from luna_autoscaler.models.resources import ZERO, Resources
 from luna_autoscaler.planner import plan
 from luna_autoscaler.planner.types import CapacityNode, Plan, PlanRequest, Unplaced
+from pricing.catalog import default_region, load_catalog
 
 CLOUDS = ("aws", "gcp", "azure", "oci")
 SCHEMA = "luna-autoscaler/plan/v1"
