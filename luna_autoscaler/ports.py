@@ -47,6 +47,12 @@ class LaunchRequest:
     taints: tuple[Taint, ...] = ()
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
+    @property
+    def ownership_tags(self) -> dict[str, str]:
+        """The tags by which `list_instances` knows an instance as this cluster's and finds its launch again: a
+        provider puts them on what it launches whatever `tags` holds."""
+        return {TAG_CLUSTER: self.cluster_name, TAG_OWNER: OWNER_VALUE, TAG_LAUNCH_ID: self.launch_id}
+
 
 class InstanceState(StrEnum):
     PENDING = "pending"
@@ -73,6 +79,30 @@ class Instance:
     @property
     def offering(self) -> OfferingRef:
         return OfferingRef(self.instance_type, self.zone, self.capacity_type)
+
+    @staticmethod
+    def launched(
+        request: LaunchRequest,
+        offering: Offering,
+        *,
+        instance_id: str,
+        provider_id: str,
+        created_at: datetime,
+        tags: Mapping[str, str],
+    ) -> Instance:
+        """What `launch` returns: the new instance of `offering` for `request`, pending, at the offering's price."""
+        return Instance(
+            instance_id=instance_id,
+            provider_id=provider_id,
+            instance_type=offering.name,
+            zone=offering.zone,
+            capacity_type=offering.capacity_type.value,
+            launch_id=request.launch_id,
+            state=InstanceState.PENDING,
+            created_at=created_at,
+            price_usd_per_hour=offering.price_usd_per_hour,
+            tags=MappingProxyType(dict(tags)),
+        )
 
 
 class InterruptionKind(StrEnum):

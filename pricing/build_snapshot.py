@@ -155,6 +155,30 @@ def _gpu_memory_mib(gpu_info: str) -> int:
     return int(gpus[0].get("MemoryInfo", {}).get("SizeInMiB", 0))
 
 
+def _instance_type(
+    cloud: str,
+    name: str,
+    vcpus: int,
+    memory_mib: int,
+    acc: Accelerator | None,
+    *,
+    reported_arch: str = "",
+    max_pods: int | None = None,
+) -> InstanceType:
+    """A type of any cloud: family and architecture by that cloud's naming rules (shapes.py), and its default max
+    pods unless the source gives a figure (AWS's ENI limits)."""
+    return InstanceType(
+        cloud=cloud,
+        name=name,
+        family=shapes.instance_family(cloud, name),
+        vcpus=vcpus,
+        memory_mib=memory_mib,
+        arch=shapes.architecture(cloud, name, reported=reported_arch, accelerator=acc),
+        accelerator=acc,
+        max_pods=shapes.DEFAULT_MAX_PODS[cloud] if max_pods is None else max_pods,
+    )
+
+
 # --- AWS ------------------------------------------------------------------------------------------------------
 
 
@@ -228,18 +252,8 @@ def build_aws(catalog_dir: Path, moto_resources: Path) -> CloudBuild:
         net = networks.get(name)
         if net is None:
             return False
-        b.add_type(
-            InstanceType(
-                cloud="aws",
-                name=name,
-                family=shapes.instance_family("aws", name),
-                vcpus=vcpus,
-                memory_mib=memory_mib,
-                arch=shapes.architecture("aws", name, reported=reported_arch, accelerator=acc),
-                accelerator=acc,
-                max_pods=shapes.eks_max_pods(net.enis, net.ipv4_per_eni, vcpus),
-            )
-        )
+        max_pods = shapes.eks_max_pods(net.enis, net.ipv4_per_eni, vcpus)
+        b.add_type(_instance_type("aws", name, vcpus, memory_mib, acc, reported_arch=reported_arch, max_pods=max_pods))
         return True
 
     # Every type of us-east-1: on-demand from the 2026 price list; spot where the GPU file observed it.
@@ -311,16 +325,7 @@ def build_aws(catalog_dir: Path, moto_resources: Path) -> CloudBuild:
 
 
 def _gcp_type(name: str, vcpus: str, memory_gib: str, acc: Accelerator | None) -> InstanceType:
-    return InstanceType(
-        cloud="gcp",
-        name=name,
-        family=shapes.instance_family("gcp", name),
-        vcpus=int(float(vcpus)),
-        memory_mib=_gib_to_mib(memory_gib),
-        arch=shapes.architecture("gcp", name, accelerator=acc),
-        accelerator=acc,
-        max_pods=shapes.DEFAULT_MAX_PODS["gcp"],
-    )
+    return _instance_type("gcp", name, int(float(vcpus)), _gib_to_mib(memory_gib), acc)
 
 
 def build_gcp(catalog_dir: Path) -> CloudBuild:
@@ -451,18 +456,7 @@ def build_azure(catalog_dir: Path) -> CloudBuild:
             devices = _azure_devices(r)
             nvv4 += devices != float(r["AcceleratorCount"])
             acc = shapes.accelerator(r["AcceleratorName"], devices)
-        b.add_type(
-            InstanceType(
-                cloud="azure",
-                name=name,
-                family=shapes.instance_family("azure", name),
-                vcpus=int(r["vCPUs"]),
-                memory_mib=_gib_to_mib(r["MemoryGiB"]),
-                arch=shapes.architecture("azure", name, accelerator=acc),
-                accelerator=acc,
-                max_pods=shapes.DEFAULT_MAX_PODS["azure"],
-            )
-        )
+        b.add_type(_instance_type("azure", name, int(r["vCPUs"]), _gib_to_mib(r["MemoryGiB"]), acc))
         on_demand, spot = float(r["Price"]), _float(r["SpotPrice"])
         if spot is not None and spot == on_demand:
             spot_as_on_demand[name] += 1
@@ -486,18 +480,7 @@ def build_oci(catalog_dir: Path) -> CloudBuild:
     for r in _rows(catalog_dir / "oci_gpu_vms.csv"):
         name = r["InstanceType"]
         acc = shapes.accelerator(r["AcceleratorName"], float(r["AcceleratorCount"]), _gpu_memory_mib(r["GpuInfo"]))
-        b.add_type(
-            InstanceType(
-                cloud="oci",
-                name=name,
-                family=shapes.instance_family("oci", name),
-                vcpus=int(r["vCPUs"]),
-                memory_mib=_gib_to_mib(r["MemoryGiB"]),
-                arch=shapes.architecture("oci", name, accelerator=acc),
-                accelerator=acc,
-                max_pods=shapes.DEFAULT_MAX_PODS["oci"],
-            )
-        )
+        b.add_type(_instance_type("oci", name, int(r["vCPUs"]), _gib_to_mib(r["MemoryGiB"]), acc))
         b.prices.append(
             PriceRow(name, r["Region"], r["AvailabilityZone"], float(r["Price"]), "oci", _float(r["SpotPrice"]), "oci")
         )

@@ -21,7 +21,7 @@ from types import FrameType
 import structlog
 from prometheus_client import REGISTRY
 
-from luna_autoscaler.cli.simulate import provider_factory
+from luna_autoscaler.cli.providers import provider_factory
 from luna_autoscaler.config import Config, config_from_yaml, duration_seconds
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, connect
@@ -55,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Watch pending pods, launch the cheapest nodes for them and remove nodes no longer needed.",
     )
     p.add_argument(
-        "--provider", required=True, metavar="NAME", help="provider entry point: aws, gcp, azure, oci, or fake"
+        "--provider",
+        required=True,
+        metavar="NAME",
+        help="provider entry point name (group luna_autoscaler.providers): aws, or fake for the in-memory fake",
     )
     p.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig (default: KUBECONFIG, else the in-cluster service account)"
@@ -127,14 +130,18 @@ def _run(
         raise ConfigError(f"the cluster cache did not sync within {SYNC_TIMEOUT_SECONDS:.0f}s ({problems})")
     config = cluster.config() or local_config or Config()
     factory = provider_factory(args.provider)
-    provider = factory(ProviderContext(config=config, cluster_name=args.cluster_name, clock=utc_now))
+    metrics = Metrics()  # the provider's own collectors (e.g. AWS price age) join the loop's on /metrics
+    context = ProviderContext(
+        config=config, cluster_name=args.cluster_name, clock=utc_now, metrics_registry=metrics.registry
+    )
+    provider = factory(context)
     reconciler = Reconciler(
         cluster,
         provider,
         clock=utc_now,
         cluster_name=args.cluster_name,
         local_config=local_config,
-        metrics=Metrics(),
+        metrics=metrics,
         dry_run=args.dry_run,
         batching=not args.once,
         should_stop=stop.is_set,

@@ -15,12 +15,12 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 
+from luna_autoscaler.cli.providers import provider_factory
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.observability.logging import configure_logging
-from luna_autoscaler.ports import PROVIDER_ENTRY_POINT_GROUP, Clock, NodeProvider, ProviderContext, ProviderFactory
+from luna_autoscaler.ports import Clock, NodeProvider, ProviderContext
 from luna_autoscaler.simulation.engine import Simulation
 from luna_autoscaler.simulation.report import summary_text, write_report
 from luna_autoscaler.simulation.results import Comparison, RunResult
@@ -61,18 +61,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the loop's own log lines, on stderr (default: error; info shows every decision)",
     )
     p.set_defaults(func=run)
-
-
-def provider_factory(name: str) -> ProviderFactory:
-    """The provider registered under `name` in the entry point group, as `run --provider` resolves it."""
-    found = entry_points(group=PROVIDER_ENTRY_POINT_GROUP, name=name)
-    if not found:
-        raise ConfigError(
-            f"no provider {name!r} is installed (entry point group {PROVIDER_ENTRY_POINT_GROUP}); "
-            "install luna-autoscaler (pip install luna-autoscaler, or pip install -e . in a checkout)"
-        )
-    factory: ProviderFactory = next(iter(found)).load()
-    return factory
 
 
 @dataclass(frozen=True, slots=True)

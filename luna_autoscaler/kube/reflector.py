@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import structlog
 import urllib3
 
-from luna_autoscaler.kube.backoff import Backoff
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.kube.metrics import RELISTS, WATCH_RESTARTS
 from luna_autoscaler.kube.rest import KubeApiError, Rest, classify
 

@@ -22,8 +22,8 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.errors import LunaError
-from luna_autoscaler.kube.backoff import Backoff
 from luna_autoscaler.kube.clock import Sleeper
 
 log = structlog.get_logger("luna_autoscaler.kube")

@@ -6,7 +6,8 @@ name the object and the field, so a user with a 2,000-document file knows which 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -60,10 +61,32 @@ def _time(value: object) -> datetime | None:
     return None
 
 
-def object_name(obj: Json) -> str:
+def _has_condition(status: Json, kind: str, value: str, *, reason: str | None = None) -> bool:
+    """Whether `status.conditions` holds one of type `kind` with status `value` (and that `reason`, if given)."""
+    return any(
+        isinstance(c, Mapping)
+        and c.get("type") == kind
+        and c.get("status") == value
+        and (reason is None or c.get("reason") == reason)
+        for c in _list(status.get("conditions"), "status.conditions")
+    )
+
+
+def object_name(obj: Json, kind: str = "object") -> str:
+    """The object as messages name it, `Kind namespace/name`; `kind` when the JSON has none (list items)."""
     meta = _map(obj.get("metadata"), "metadata")
     ns = meta.get("namespace") or "default"
-    return f"{obj.get('kind', 'object')} {ns}/{meta.get('name', '?')}"
+    return f"{obj.get('kind') or kind} {ns}/{meta.get('name', '?')}"
+
+
+@contextmanager
+def _reading(obj: Json, kind: str) -> Iterator[None]:
+    """What reading `obj` raises, as one ManifestError that names the object first ("Pod ns/name: field: why")."""
+    name = object_name(obj, kind)
+    try:
+        yield
+    except (QuantityError, ManifestError, TypeError, ValueError) as e:
+        raise ManifestError(f"{name}: {e}") from e
 
 
 def _container_requests(container: Json, where: str) -> Resources:
@@ -160,18 +183,11 @@ def taints(spec: Json) -> tuple[Taint, ...]:
 
 def pod_from_manifest(obj: Json) -> Pod:
     """Build a Pod; raise ManifestError (naming the pod and the field) if it cannot be read."""
-    name = object_name(obj)
-    try:
+    with _reading(obj, "Pod"):
         meta = _map(obj.get("metadata"), "metadata")
         spec = _map(obj.get("spec"), "spec")
         status = _map(obj.get("status"), "status")
-        unschedulable = any(
-            isinstance(c, Mapping)
-            and c.get("type") == "PodScheduled"
-            and c.get("status") == "False"
-            and c.get("reason") == "Unschedulable"
-            for c in _list(status.get("conditions"), "status.conditions")
-        )
+        unschedulable = _has_condition(status, "PodScheduled", "False", reason="Unschedulable")
         return Pod(
             namespace=str(meta.get("namespace") or "default"),
             name=str(meta.get("name") or meta.get("generateName") or ""),
@@ -197,20 +213,14 @@ def pod_from_manifest(obj: Json) -> Pod:
             resource_version=str(meta.get("resourceVersion") or ""),
             deleting=bool(meta.get("deletionTimestamp")),
         )
-    except (QuantityError, ManifestError, TypeError, ValueError) as e:
-        raise ManifestError(f"{name}: {e}") from e
 
 
 def node_from_manifest(obj: Json) -> Node:
-    name = object_name(obj)
-    try:
+    with _reading(obj, "Node"):
         meta = _map(obj.get("metadata"), "metadata")
         spec = _map(obj.get("spec"), "spec")
         status = _map(obj.get("status"), "status")
-        ready = any(
-            isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
-            for c in _list(status.get("conditions"), "status.conditions")
-        )
+        ready = _has_condition(status, "Ready", "True")
         capacity = Resources.parse(_map(status.get("capacity"), "status.capacity"), where="status.capacity")
         allocatable = Resources.parse(_map(status.get("allocatable"), "status.allocatable"), where="status.allocatable")
         return Node(
@@ -226,13 +236,10 @@ def node_from_manifest(obj: Json) -> Node:
             created_at=_time(meta.get("creationTimestamp")),
             resource_version=str(meta.get("resourceVersion") or ""),
         )
-    except (QuantityError, ManifestError, TypeError, ValueError) as e:
-        raise ManifestError(f"Node {name}: {e}") from e
 
 
 def daemonset_from_manifest(obj: Json) -> DaemonSet:
-    name = object_name(obj)
-    try:
+    with _reading(obj, "DaemonSet"):
         meta = _map(obj.get("metadata"), "metadata")
         template = _map(_map(obj.get("spec"), "spec").get("template"), "spec.template")
         spec = _map(template.get("spec"), "spec.template.spec")
@@ -243,13 +250,10 @@ def daemonset_from_manifest(obj: Json) -> DaemonSet:
             node_selector=node_selector(spec, "spec.template.spec"),
             tolerations=tolerations(spec, "spec.template.spec"),
         )
-    except (QuantityError, ManifestError, TypeError, ValueError) as e:
-        raise ManifestError(f"{name}: {e}") from e
 
 
 def pdb_from_manifest(obj: Json) -> DisruptionBudget:
-    name = object_name(obj)
-    try:
+    with _reading(obj, "PodDisruptionBudget"):
         meta = _map(obj.get("metadata"), "metadata")
         selector = _map(_map(obj.get("spec"), "spec").get("selector"), "spec.selector")
         status = _map(obj.get("status"), "status")
@@ -265,5 +269,3 @@ def pdb_from_manifest(obj: Json) -> DisruptionBudget:
             match_expressions=exprs,
             disruptions_allowed=int(status.get("disruptionsAllowed") or 0),
         )
-    except (ManifestError, TypeError, ValueError) as e:
-        raise ManifestError(f"{name}: {e}") from e

@@ -29,7 +29,7 @@ from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner import plan
 from luna_autoscaler.planner.types import Limits, Plan, PlanRequest
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
-from luna_autoscaler.reconcile.view import ClusterView, as_pending, is_movable
+from luna_autoscaler.reconcile.view import ClusterView, as_pending, eviction_blocker, is_movable
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -116,7 +116,7 @@ class Consolidator:
             if node.created_at is not None and now - node.created_at < old_enough:
                 continue
             pods = [p for p in view.pods_on(node.name) if is_movable(p)]
-            if not pods or any(p.blocks_eviction for p in pods):
+            if not pods or eviction_blocker(pods) is not None:
                 continue  # empty nodes are scale-down's; blocked ones stay
             out.append((node, view.price_of(node)))
         return sorted(out, key=lambda e: (-e[1], e[0].name))

@@ -15,15 +15,15 @@ from collections.abc import Callable
 
 import structlog
 
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.errors import LunaError
 from luna_autoscaler.observability.health import Health
 from luna_autoscaler.ports import Clock, Leadership
 from luna_autoscaler.reconcile.reconciler import Reconciler
-from luna_autoscaler.reconcile.state import Backoff
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
-CYCLE_BACKOFF = Backoff(base_seconds=5.0, max_seconds=300.0)
+CYCLE_BACKOFF = Backoff(initial_seconds=5.0, max_seconds=300.0, jitter=0.0)
 
 
 class AlwaysLeader:
@@ -80,7 +80,7 @@ class Daemon:
             self._failures += 1
             kind = failure_kind(e)
             self._reconciler.metrics.cycle_failures.labels(kind).inc()
-            delay = max(self._interval, CYCLE_BACKOFF.delay(self._failures))
+            delay = max(self._interval, CYCLE_BACKOFF.delay_seconds(self._failures - 1))
             log.error(
                 "cycle.failed",
                 kind=kind,

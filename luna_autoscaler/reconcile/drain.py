@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.ports import Cluster, EvictionOutcome, NodeProvider
 from luna_autoscaler.reconcile.report import RemovalSummary
 from luna_autoscaler.reconcile.scale_down import BlockReports
-from luna_autoscaler.reconcile.state import Backoff
-from luna_autoscaler.reconcile.view import ClusterView, is_movable
+from luna_autoscaler.reconcile.view import ClusterView, eviction_blocker, stays_with_node
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
-DRAIN_BACKOFF = Backoff(base_seconds=10.0, max_seconds=300.0)
+DRAIN_BACKOFF = Backoff(initial_seconds=10.0, max_seconds=300.0, jitter=0.0)
 DRAINING = Taint("node.elotl.co/draining", "true", "NoSchedule")
 """Put on a node with its cordon: marks the drain as ours, so that a restarted daemon resumes it instead of
 leaving a cordoned node running (and billing) for ever."""
@@ -114,9 +114,8 @@ class Drainer:
         schedulable) and again at every step (one may have landed since); an interruption drain evicts all."""
         pods = view.pods_on(drain.node)
         if not drain.urgent:
-            blocker = next(((p, why) for p in pods if is_movable(p) and (why := p.blocks_eviction)), None)
-            if blocker is not None:
-                why = f"pod {blocker[0].key} has {blocker[1]}"
+            why = eviction_blocker(pods)
+            if why is not None:
                 self._blocks.report(drain.node, why, "do-not-evict")
                 self._back_off(drain, now, why)
                 return False
@@ -127,7 +126,7 @@ class Drainer:
             log.info("drain.cordon", node=drain.node, reason=drain.reason)
         waiting = False
         for pod in pods:
-            if pod.is_daemonset_pod or pod.is_mirror_pod or pod.terminal:
+            if stays_with_node(pod):
                 continue
             if pod.deleting:
                 since = drain.terminating_since.setdefault(pod.key, now)
@@ -150,8 +149,8 @@ class Drainer:
         return True
 
     def _back_off(self, drain: Drain, now: datetime, why: str) -> None:
+        delay = DRAIN_BACKOFF.delay_seconds(drain.attempts)
         drain.attempts += 1
-        delay = DRAIN_BACKOFF.delay(drain.attempts)
         drain.next_attempt = now + timedelta(seconds=delay)
         log.info("drain.retry", node=drain.node, why=why, retry_in_seconds=delay, attempt=drain.attempts)
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import (
     InsufficientCapacity,
@@ -44,7 +45,7 @@ from luna_autoscaler.ports import (
     LaunchRequest,
     NodeProvider,
 )
-from luna_autoscaler.reconcile.state import Backoff, LaunchPhase, LaunchRecord, UnavailableOfferings
+from luna_autoscaler.reconcile.state import LaunchPhase, LaunchRecord, UnavailableOfferings
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -56,7 +57,7 @@ MAX_TRANSIENT_ATTEMPTS = 6
 """Transient launch failures retried (same launch id, exponential backoff) before the launch is given up and its
 pods are planned afresh."""
 
-TRANSIENT_BACKOFF = Backoff(base_seconds=5.0, max_seconds=120.0)
+TRANSIENT_BACKOFF = Backoff(initial_seconds=5.0, max_seconds=120.0, jitter=0.0)
 
 
 def node_labels(
@@ -332,7 +333,7 @@ class LaunchTracker:
                 attempts=record.attempts + 1,
             )
             return LaunchFailure(record, kind, str(error), replan=True)
-        delay = max(retry_after, TRANSIENT_BACKOFF.delay(record.attempts + 1))
+        delay = max(retry_after, TRANSIENT_BACKOFF.delay_seconds(record.attempts))
         retried = record.retry_later(now + timedelta(seconds=delay))
         self.records[record.launch_id] = retried
         log.warning("launch.retry", launch_id=record.launch_id, kind=kind, error=str(error), retry_in_seconds=delay)

@@ -27,7 +27,7 @@ from luna_autoscaler.planner import plan
 from luna_autoscaler.planner.types import BinKind, CapacityNode, Limits, PlanRequest
 from luna_autoscaler.ports import Cluster, ObjectRef
 from luna_autoscaler.reconcile.events import post_event
-from luna_autoscaler.reconcile.view import ClusterView, as_pending, requests_of
+from luna_autoscaler.reconcile.view import ClusterView, as_pending, eviction_blocker, requests_of
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -121,9 +121,9 @@ class ScaleDown:
                 continue
             if used >= threshold(node, config):
                 continue
-            blocker = next(((p, why) for p in pods if (why := p.blocks_eviction)), None)
+            blocker = eviction_blocker(pods)
             if blocker is not None:
-                self._blocks.report(node.name, f"pod {blocker[0].key} has {blocker[1]}", "do-not-evict")
+                self._blocks.report(node.name, blocker, "do-not-evict")
                 continue
             others = tuple(c for name, c in destinations.items() if name != node.name)
             placed = self._place_elsewhere(pods, others, no_catalog, config)

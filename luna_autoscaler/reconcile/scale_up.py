@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.config import Config
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import DaemonSet, Pod
@@ -27,14 +28,14 @@ from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNod
 from luna_autoscaler.reconcile.events import PodEvents
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
 from luna_autoscaler.reconcile.report import LaunchSummary
-from luna_autoscaler.reconcile.state import Backoff, LaunchPhase, UnavailableOfferings
+from luna_autoscaler.reconcile.state import LaunchPhase, UnavailableOfferings
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
 MAX_FALLBACK_ROUNDS = 4
 """Plans per cycle when launches keep failing for capacity: each round excludes what the last one learnt."""
 
-CONFIGURATION_BACKOFF = Backoff(base_seconds=30.0, max_seconds=600.0)
+CONFIGURATION_BACKOFF = Backoff(initial_seconds=30.0, max_seconds=600.0, jitter=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +245,8 @@ class ScaleUp:
 
     def _pause(self, now: datetime, why: str) -> None:
         """A configuration error fails every launch alike: stop launching for a while instead of hammering."""
+        delay = CONFIGURATION_BACKOFF.delay_seconds(self._configuration_failures)
         self._configuration_failures += 1
-        delay = CONFIGURATION_BACKOFF.delay(self._configuration_failures)
         self._paused_until = now + timedelta(seconds=delay)
         log.error("scale_up.paused", why=why, retry_in_seconds=delay)
 

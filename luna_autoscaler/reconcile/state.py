@@ -5,7 +5,6 @@
   from the provider's instances (their launch-id tag), so nothing is launched twice.
 - `UnavailableOfferings`: offerings that ICE, quota or permanent errors (or a registration timeout) made
   unavailable, each until its own expiry. Lost on restart on purpose: the worst case is one more failed call.
-- `Backoff`: exponential delays for things to retry (a blocked drain, a transient launch error, a failing cycle).
 """
 
 from __future__ import annotations
@@ -18,17 +17,6 @@ from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.ports import Instance, LaunchRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """`delay(attempt)`: base × 2^(attempt-1), capped. Attempt 1 is the first retry."""
-
-    base_seconds: float = 5.0
-    max_seconds: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1)))
 
 
 class LaunchPhase(StrEnum):

@@ -22,10 +22,22 @@ from luna_autoscaler.ports import ClusterSnapshot, Instance, InstanceState, Node
 _NONE: Mapping[str, Resources] = MappingProxyType({})
 
 
+def stays_with_node(pod: Pod) -> bool:
+    """A pod a drain leaves where it is: a DaemonSet pod (its controller would put it back; it dies with the
+    node), a static (mirror) pod (the kubelet owns it), or one that has finished."""
+    return pod.is_daemonset_pod or pod.is_mirror_pod or pod.terminal
+
+
 def is_movable(pod: Pod) -> bool:
-    """A pod that drain must evict and that must fit elsewhere: not a DaemonSet or static (mirror) pod, still
-    running, not already on its way out."""
-    return not (pod.is_daemonset_pod or pod.is_mirror_pod or pod.terminal or pod.deleting)
+    """A pod that drain must evict and that must fit elsewhere: not one that stays with its node, not already on
+    its way out."""
+    return not (stays_with_node(pod) or pod.deleting)
+
+
+def eviction_blocker(pods: Iterable[Pod]) -> str | None:
+    """Why a scale-down may not drain the node of these pods: the first movable one that must not be evicted
+    (do-not-evict, safe-to-evict=false, do-not-disrupt; Pod.blocks_eviction), or None."""
+    return next((f"pod {p.key} has {why}" for p in pods if is_movable(p) and (why := p.blocks_eviction)), None)
 
 
 def as_pending(pod: Pod) -> Pod:

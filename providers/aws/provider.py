@@ -185,17 +185,13 @@ class AwsProvider:
             offering=str(o.ref),
             price_usd_per_hour=o.price_usd_per_hour,
         )
-        return Instance(
+        return Instance.launched(
+            request,
+            o,
             instance_id=instance_id,
             provider_id=provider_id(o.zone, instance_id),
-            instance_type=o.name,
-            zone=o.zone,
-            capacity_type=o.capacity_type.value,
-            launch_id=request.launch_id,
-            state=InstanceState.PENDING,
             created_at=self._clock(),
-            price_usd_per_hour=o.price_usd_per_hour,
-            tags=MappingProxyType(tags),
+            tags=tags,
         )
 
     def terminate(self, instance_id: str) -> None:
@@ -298,9 +294,7 @@ class AwsProvider:
             log.warning("tags starting with aws: are reserved by AWS and were dropped", launch_id=request.launch_id)
         return {
             **custom,
-            TAG_CLUSTER: request.cluster_name,
-            TAG_OWNER: OWNER_VALUE,
-            TAG_LAUNCH_ID: request.launch_id,
+            **request.ownership_tags,
             TAG_NODE_POOL: request.tags.get(TAG_NODE_POOL) or request.labels.get(lbl.BIN_KIND) or "default",
             **self._cluster_tag(),
             "Name": f"luna-{request.cluster_name}-{request.launch_id}"[:255],

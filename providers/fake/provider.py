@@ -20,10 +20,7 @@ from types import MappingProxyType
 from luna_autoscaler.errors import InsufficientCapacity, OfferingRef, Permanent, ProviderError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
-    OWNER_VALUE,
     TAG_CLUSTER,
-    TAG_LAUNCH_ID,
-    TAG_OWNER,
     Clock,
     Instance,
     InstanceState,
@@ -112,23 +109,13 @@ class FakeProvider:
                 )
             self._serial += 1
             instance_id = f"fake-{self._serial:06d}"
-            tags = {
-                **request.tags,
-                TAG_CLUSTER: request.cluster_name,
-                TAG_OWNER: OWNER_VALUE,
-                TAG_LAUNCH_ID: request.launch_id,
-            }
-            instance = Instance(
+            instance = Instance.launched(
+                request,
+                offering,
                 instance_id=instance_id,
                 provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}",
-                instance_type=offering.instance_type.name,
-                zone=offering.zone,
-                capacity_type=offering.capacity_type.value,
-                launch_id=request.launch_id,
-                state=InstanceState.PENDING,
                 created_at=self._clock(),
-                price_usd_per_hour=offering.price_usd_per_hour,
-                tags=MappingProxyType(tags),
+                tags={**request.tags, **request.ownership_tags},
             )
             self._instances[instance_id] = instance
             self._by_launch_id[request.launch_id] = instance_id

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from luna_autoscaler.kube import API_CALLS, Backoff, CallPolicy, KubeCluster, KubeSettings, WatchSettings, connect
+from luna_autoscaler.backoff import Backoff
+from luna_autoscaler.kube import API_CALLS, CallPolicy, KubeCluster, KubeSettings, WatchSettings, connect
 from tests.kubeapi import FakeApiServer
 
 FAST_BACKOFF = Backoff(initial_seconds=0.01, max_seconds=0.05)

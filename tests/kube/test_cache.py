@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from kubernetes.client import ApiClient
 
-from luna_autoscaler.kube import Backoff, CallPolicy, KubeCluster, KubeSettings, NotSynced, WatchSettings
+from luna_autoscaler.backoff import Backoff
+from luna_autoscaler.kube import CallPolicy, KubeCluster, KubeSettings, NotSynced, WatchSettings
 from luna_autoscaler.kube.cluster import LIVE_PODS
 from luna_autoscaler.models.resources import Resources
 from tests.kube.conftest import FAST_BACKOFF, SETTINGS, wait_until

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from kubernetes.client import ApiClient
 
-from luna_autoscaler.kube import API_CALLS, ElectionSettings, KubeCluster, LeaseElector, drain_node
+from luna_autoscaler.kube import API_CALLS, ElectionSettings, KubeCluster, LeaseElector
 from luna_autoscaler.models.scheduling import Taint
-from luna_autoscaler.ports import ObjectRef
+from luna_autoscaler.ports import EvictionOutcome, ObjectRef
 from tests.kube.conftest import FakeClock
 from tests.kubeapi import FakeApiServer, Fault
 from tests.kubeapi.objects import configmap, daemonset, node, pdb, pod
@@ -33,7 +33,9 @@ def test_the_adapter_calls_exactly_what_api_calls_declares(
         assert api.wait_for_watches(resource)
     cluster.label_node("n1", {"node.elotl.co/managed-by": "luna-autoscaler"})
     cluster.taint_node("n1", Taint("nvidia.com/gpu", "present", "NoSchedule"))
-    assert drain_node(cluster, "n1", clock=clock, sleep=clock.sleep).complete
+    cluster.cordon("n1")
+    (app,) = cluster.snapshot().pods_on("n1")
+    assert cluster.evict(app) is EvictionOutcome.EVICTED
     cluster.delete_node("n1")
     api.inject(Fault(path=r"^/apis/events\.k8s\.io/", status=404, times=None))
     cluster.post_event(ObjectRef("Pod", "app", "default"), "TriggeredScaleUp", "launching")

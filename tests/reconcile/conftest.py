@@ -1,16 +1,13 @@
+"""Fixtures of the reconcile loop's component tests: the fake API server and worlds built on it (world.py)."""
+
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 import pytest
 
-from luna_autoscaler.ports import PROVIDER_ENTRY_POINT_GROUP
 from tests.kubeapi import FakeApiServer
 from tests.reconcile.world import World
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -32,20 +29,3 @@ def make_world(server: FakeApiServer) -> Iterator[Callable[..., World]]:
     yield make
     for w in worlds:
         w.close()
-
-
-@pytest.fixture
-def installed_providers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The provider entry points of pyproject.toml, discoverable by importlib.metadata from a source checkout
-    (as `pip install -e .` would make them): a dist-info directory on sys.path. Returns that directory's parent,
-    for subprocesses' PYTHONPATH."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    providers = project["project"]["entry-points"][PROVIDER_ENTRY_POINT_GROUP]
-    site = tmp_path / "site"
-    dist = site / "luna_autoscaler_checkout-0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: luna-autoscaler-checkout\nVersion: 0\n")
-    lines = [f"[{PROVIDER_ENTRY_POINT_GROUP}]", *(f"{name} = {target}" for name, target in providers.items())]
-    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    monkeypatch.syspath_prepend(str(site))
-    return site

@@ -20,8 +20,10 @@ import structlog
 
 from luna_autoscaler.cli import run
 from luna_autoscaler.errors import ConfigError
+from tests.conftest import InstallProvider
 from tests.kubeapi import FakeApiServer
 from tests.kubeapi import objects as k
+from tests.reconcile import plugins
 
 ROOT = Path(__file__).resolve().parents[2]
 # The `run` subcommand as the CLI root registers it (luna_autoscaler.cli registers every module the same way).
@@ -60,7 +62,7 @@ def pending(server: FakeApiServer, name: str) -> None:
 
 
 def test_once_dry_run_prints_what_it_would_launch_and_launches_nothing(
-    server: FakeApiServer, kubeconfig: str, installed_providers: Path, capsys: pytest.CaptureFixture[str]
+    server: FakeApiServer, kubeconfig: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pending(server, "web")
     code = run_command("--once", "--dry-run", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t")
@@ -74,7 +76,6 @@ def test_once_dry_run_prints_what_it_would_launch_and_launches_nothing(
 def test_once_launches_and_uses_the_local_config_file(
     server: FakeApiServer,
     kubeconfig: str,
-    installed_providers: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -90,7 +91,7 @@ def test_once_launches_and_uses_the_local_config_file(
     assert "launch t3a.small (on-demand)" in out and "as fake-000001" in out
 
 
-def test_bad_input_is_a_clear_error(kubeconfig: str, installed_providers: Path, tmp_path: Path) -> None:
+def test_bad_input_is_a_clear_error(kubeconfig: str, tmp_path: Path) -> None:
     base = ("--once", "--kubeconfig", kubeconfig, "--cluster-name", "t")
     with pytest.raises(ConfigError, match="no provider 'nimbus'"):
         run_command(*base, "--provider", "nimbus")
@@ -100,6 +101,20 @@ def test_bad_input_is_a_clear_error(kubeconfig: str, installed_providers: Path, 
         run_command(*base, "--provider", "fake", "--config", str(bad))
     with pytest.raises(ConfigError, match="--cluster-name is required"):
         run_command("--once", "--kubeconfig", kubeconfig, "--provider", "fake", "--cluster-name", "")
+
+
+def test_the_provider_registers_its_metrics_where_the_daemon_serves_them(
+    server: FakeApiServer, kubeconfig: str, install_provider: InstallProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugins, "CONTEXTS", [])
+    install_provider("remembering", "tests.reconcile.plugins:remembering_its_context")
+    args = ("--once", "--dry-run", "--provider", "remembering", "--kubeconfig", kubeconfig, "--cluster-name", "t")
+    assert run_command(*args) == 0
+
+    (context,) = plugins.CONTEXTS
+    assert context.metrics_registry is not None  # e.g. the AWS provider's luna_price_age_seconds goes here
+    served = {family.name for family in context.metrics_registry.collect()}
+    assert {"luna_pending_pods", "luna_leader"} <= served  # the loop's own registry, the one /metrics serves
 
 
 def free_port() -> int:
@@ -125,12 +140,10 @@ def status(url: str) -> int:
         return 0
 
 
-def test_daemon_leads_acts_serves_health_and_exits_cleanly_on_sigterm(
-    server: FakeApiServer, kubeconfig: str, installed_providers: Path
-) -> None:
+def test_daemon_leads_acts_serves_health_and_exits_cleanly_on_sigterm(server: FakeApiServer, kubeconfig: str) -> None:
     pending(server, "web")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(installed_providers)])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = ["run", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t", "--interval", "0.2"]
     argv += [
         "--namespace",

@@ -11,27 +11,7 @@ import pytest
 
 from luna_autoscaler.cli import simulate
 from luna_autoscaler.errors import ConfigError
-from luna_autoscaler.ports import PROVIDER_ENTRY_POINT_GROUP
-
-
-@pytest.fixture
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
-    """Install a provider plugin under the entry point name `fake`, as installing a package declares it."""
-
-    def plugin(target: str) -> None:
-        info = tmp_path / "site" / "luna_autoscaler_test_plugins-0.dist-info"
-        info.mkdir(parents=True, exist_ok=True)
-        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: luna-autoscaler-test-plugins\nVersion: 0\n")
-        (info / "entry_points.txt").write_text(f"[{PROVIDER_ENTRY_POINT_GROUP}]\nfake = {target}\n")
-        monkeypatch.syspath_prepend(str(tmp_path / "site"))
-
-    return plugin
-
-
-@pytest.fixture
-def installed_fake(install: Callable[[str], None]) -> None:
-    """The product's own fake provider (the dev venv runs from source, without the package's entry points)."""
-    install("providers.fake:create")
+from tests.conftest import InstallProvider
 
 
 def command(*argv: str) -> int:
@@ -42,7 +22,6 @@ def command(*argv: str) -> int:
     return code
 
 
-@pytest.mark.usefixtures("installed_fake")
 def test_simulate_prints_the_comparison_and_writes_the_report(
     burst_scenario: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -58,7 +37,6 @@ def test_simulate_prints_the_comparison_and_writes_the_report(
     assert report.read_text().count("<svg") == 3
 
 
-@pytest.mark.usefixtures("installed_fake")
 def test_without_baseline_or_report_only_the_run_is_shown(
     burst_scenario: Callable[..., Path],
     tmp_path: Path,
@@ -73,9 +51,9 @@ def test_without_baseline_or_report_only_the_run_is_shown(
 
 
 def test_another_cloud_prices_the_run_from_its_bundled_catalog(
-    install: Callable[[str], None], burst_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    install_provider: InstallProvider, burst_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    install("tests.simulation.plugins:selling_the_given_catalog")
+    install_provider(simulate.SIMULATED_PROVIDER, "tests.simulation.plugins:selling_the_given_catalog")
     scenario = str(burst_scenario(hours=0.1))
     assert command("--scenario", scenario, "--cloud", "gcp", "--region", "us-east1", "--no-report") == 0
     out = capsys.readouterr().out
@@ -84,21 +62,15 @@ def test_another_cloud_prices_the_run_from_its_bundled_catalog(
 
 
 def test_a_provider_that_sells_another_cloud_than_asked_is_refused(
-    install: Callable[[str], None], burst_scenario: Callable[..., Path]
+    install_provider: InstallProvider, burst_scenario: Callable[..., Path]
 ) -> None:
-    install("tests.simulation.plugins:selling_its_own_catalog")
+    install_provider(simulate.SIMULATED_PROVIDER, "tests.simulation.plugins:selling_its_own_catalog")
     with pytest.raises(ConfigError, match="sells the aws us-east-1 catalog, not gcp us-central1"):
         command("--scenario", str(burst_scenario(hours=0.1)), "--cloud", "gcp", "--no-report")
 
 
-@pytest.mark.usefixtures("installed_fake")
 def test_a_report_that_cannot_be_written_is_an_input_error(burst_scenario: Callable[..., Path], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot write"):
         command(
             "--scenario", str(burst_scenario(hours=0.05)), "--no-baseline", "--report", str(tmp_path / "no/dir.html")
         )
-
-
-def test_a_missing_provider_says_how_to_install_it() -> None:
-    with pytest.raises(ConfigError, match="no provider 'no-such-cloud' is installed"):
-        simulate.provider_factory("no-such-cloud")

@@ -162,3 +162,18 @@ def test_node_manifest() -> None:
     assert node.ready and node.instance_type == "g4dn.xlarge"
     assert node.allocatable.extended["nvidia.com/gpu"] == 1
     assert str(node.taints[0]) == "nvidia.com/gpu=present:NoSchedule"
+
+
+@pytest.mark.parametrize(
+    ("read", "obj", "named"),
+    [
+        (node_from_manifest, {"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "lots"}}}, "Node"),
+        (node_from_manifest, {"kind": "Node", "metadata": {"name": "n1"}, "status": {"allocatable": []}}, "Node"),
+        (pod_from_manifest, {"metadata": {"name": "n1", "namespace": "ml"}, "spec": {"containers": "x"}}, "Pod"),
+    ],
+)
+def test_a_bad_object_is_named_once_by_its_kind_even_when_the_json_has_none(read: Any, obj: Any, named: str) -> None:
+    with pytest.raises(ManifestError) as raised:
+        read(obj)
+    namespace = obj["metadata"].get("namespace", "default")
+    assert str(raised.value).startswith(f"{named} {namespace}/n1: ")  # not "Node Node ...", not "object ..."

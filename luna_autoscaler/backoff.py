@@ -1,8 +1,11 @@
-"""Exponential backoff with jitter, shared by the watch loops, API retries, drain and leader election.
+"""Exponential backoff with optional jitter: the one retry schedule of the daemon.
 
-A policy is plain data so tests shrink it (milliseconds) instead of patching sleeps, and so every retry in the
-adapter grows the same way: initial × factor^attempt, capped, plus up to `jitter` of itself at random so that
-replicas and resources that failed together do not retry in lock-step.
+The kube adapter (watch streams, API call retries) and the reconcile loop (failed cycles, transient
+launch errors, blocked drains, configuration errors) all wait initial × factor^attempt before retry number
+`attempt`, capped. A policy is plain data, so tests shrink it (milliseconds) instead of patching sleeps. The
+adapter adds up to `jitter` of the delay at random, so that replicas and resources that failed together do not
+retry in lock-step; the reconcile loop runs on its injected clock and uses `jitter=0.0`, so its retries stay
+deterministic (and a random source can be injected where jitter is wanted in a test).
 """
 
 from __future__ import annotations
@@ -27,4 +30,6 @@ class Backoff:
     def delay_seconds(self, attempt: int) -> float:
         """The wait before retry number `attempt` (0 for the first retry)."""
         base = min(self.max_seconds, self.initial_seconds * self.factor ** min(attempt, 64))
+        if not self.jitter:
+            return float(base)
         return min(self.max_seconds, base * (1.0 + self.jitter * self.random()))

@@ -1,10 +1,10 @@
-"""The backoff policy every retry in the adapter uses."""
+"""The backoff policy of every retry: the kube adapter's (with jitter) and the reconcile loop's (without)."""
 
 from __future__ import annotations
 
 import pytest
 
-from luna_autoscaler.kube import Backoff
+from luna_autoscaler.backoff import Backoff
 
 
 def test_delays_grow_exponentially_and_stop_at_the_cap() -> None:
@@ -18,6 +18,14 @@ def test_jitter_adds_up_to_its_fraction_and_never_passes_the_cap(draw: float) ->
     policy = Backoff(initial_seconds=1.0, max_seconds=3.0, jitter=0.2, random=lambda: draw)
     assert policy.delay_seconds(0) == pytest.approx(1.0 + 0.2 * draw)
     assert policy.delay_seconds(2) == 3.0
+
+
+def test_without_jitter_the_schedule_is_exact_and_draws_nothing() -> None:
+    def no_draw() -> float:
+        raise AssertionError("a policy without jitter must not draw a random number")
+
+    policy = Backoff(initial_seconds=10.0, max_seconds=300.0, jitter=0.0, random=no_draw)  # the drains' policy
+    assert [policy.delay_seconds(n) for n in range(7)] == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]
 
 
 def test_nonsense_is_refused() -> None:
