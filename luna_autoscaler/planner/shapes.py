@@ -96,7 +96,10 @@ def gpu_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
         return (GpuMode(acc.resource_name, acc.count),)
     entry = _slicing_entry(it, config.gpu_time_slicing)
     if acc.fractional:
-        replicas = entry.replicas if entry else 1
+        # A fractional device (g6f.large: 1/8 of an L4) is sliced so that each replica keeps at least the share of
+        # a GPU the entry gives on a whole one (replicas 4 → a quarter of a GPU each): 1/8 L4 stays one replica,
+        # a half L4 (g6f.4xlarge) becomes two, never 1/32 of a GPU per pod.
+        replicas = max(1, entry.replicas * acc.share_milli // 1000) if entry else 1
         return (GpuMode(NVIDIA_GPU_SHARED, acc.count * replicas, replicas, device_plugin_config_name(replicas, True)),)
     whole = GpuMode(NVIDIA_GPU, acc.count)
     if entry is None:
@@ -115,9 +118,11 @@ def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind,
         base = node_allocatable(it, config)
         for mode in gpu_modes(it, config):
             taints = node_taints
-            if gpu_taint is not None and it.accelerator is not None and it.accelerator.resource_name == NVIDIA_GPU:
-                # Keyed by the resource the node exposes, so that the ExtendedResourceToleration admission plugin's
-                # toleration (key = requested resource name) matches for nvidia.com/gpu.shared pods too.
+            if gpu_taint is not None and it.accelerator is not None:
+                # Every accelerator node is tainted, so pods that need no accelerator never take (and pay for) one:
+                # an inf2.48xlarge at a spot discount is no CPU node. With the default key the taint is keyed by the
+                # resource the node exposes (nvidia.com/gpu.shared, aws.amazon.com/neuron, amd.com/gpu...), which is
+                # exactly the toleration the ExtendedResourceToleration admission plugin gives the pods requesting it.
                 key = mode.resource if gpu_taint.key == NVIDIA_GPU and mode.resource else gpu_taint.key
                 taints = (*taints, replace(gpu_taint, key=key))
             extended = {mode.resource: mode.devices} if mode.resource else None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from luna_autoscaler.models.catalog import Accelerator, Arch, CapacityType, InstanceType, Offering
+from luna_autoscaler.models.scheduling import Toleration
 from luna_autoscaler.planner.types import BinKind
 from tests.planner.conftest import (
     PROVENANCE,
     TYPES,
+    ZONES,
     catalog,
     config,
     node_of,
@@ -165,3 +169,24 @@ def test_non_gpu_accelerators_need_their_own_resource():
     )
     assert types_bought(run([pod("gpu", gpus=1)], cat)) == ["g4dn.xlarge"]
     assert types_bought(run([pod("neuron", **{"aws.amazon.com/neuron": "1"})], cat)) == ["inf2.xlarge"]
+
+
+def test_every_accelerator_node_is_tainted_by_its_resource_so_cpu_pods_never_buy_one():
+    inf2 = InstanceType(
+        "aws",
+        "inf2.xlarge",
+        "inf2",
+        4,
+        16384,
+        accelerator=Accelerator("INFERENTIA2", 1, resource_name="aws.amazon.com/neuron", kind="neuron"),
+        max_pods=58,
+    )
+    cheap_inf2 = Offering(inf2, "us-east-1", ZONES[0], CapacityType.ON_DEMAND, 0.05, PROVENANCE)  # below m5.large
+    cat = catalog(cheap_inf2, offering("m5.large"))
+    assert types_bought(run([pod("cpu")], cat)) == ["m5.large"]
+    neuron = pod("neuron", **{"aws.amazon.com/neuron": "1"})
+    # what ExtendedResourceToleration adds to a pod requesting the resource
+    neuron = replace(neuron, tolerations=(Toleration("aws.amazon.com/neuron", "Exists", "", "NoSchedule"),))
+    result = run([neuron], cat)
+    assert types_bought(result) == ["inf2.xlarge"]
+    assert [str(t) for t in result.new_nodes[0].taints] == ["aws.amazon.com/neuron=present:NoSchedule"]

@@ -3,9 +3,21 @@ and multi-GPU pods never land on a share; fractional GPU types only take pods th
 
 from __future__ import annotations
 
+from luna_autoscaler.models.catalog import Accelerator, CapacityType, InstanceType, Offering
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED
 from luna_autoscaler.planner.shapes import DEVICE_PLUGIN_CONFIG_LABEL
-from tests.planner.conftest import TYPES, catalog, config, offering, on_demand_catalog, pod, run, types_bought
+from tests.planner.conftest import (
+    PROVENANCE,
+    TYPES,
+    ZONES,
+    catalog,
+    config,
+    offering,
+    on_demand_catalog,
+    pod,
+    run,
+    types_bought,
+)
 
 SHARED_T4 = config(gpuTimeSlicing=[{"gpuSkus": ["T4"], "replicas": 4, "renameByDefault": True}])
 SLICED_T4 = config(gpuTimeSlicing=[{"gpuSkus": ["t4"], "replicas": 4}])
@@ -86,3 +98,26 @@ def test_instance_type_regexp_selects_types_to_slice():
     result = run([pod(f"s{i}", "500m", "1Gi", shared_gpus=1) for i in range(2)], on_demand_catalog("g4dn.xlarge"), cfg)
     assert types_bought(result) == ["g4dn.xlarge"]
     assert result.new_nodes[0].allocatable.get(NVIDIA_GPU_SHARED) == 2
+
+
+def test_a_fractional_device_is_sliced_so_each_replica_keeps_the_configured_share():
+    def g6f(name: str, vcpus: int, share_milli: int, price: float) -> Offering:
+        it = InstanceType(
+            "aws", name, "g6f", vcpus, vcpus * 4096, accelerator=Accelerator("L4", 1, share_milli=share_milli)
+        )
+        return Offering(it, "us-east-1", ZONES[0], CapacityType.ON_DEMAND, price, PROVENANCE)
+
+    quarter_l4 = config(gpuTimeSlicing=[{"gpuSkus": ["L4"], "replicas": 4, "renameByDefault": True}])
+    eighth = run(
+        [pod(f"s{i}", "100m", "256Mi", shared_gpus=1) for i in range(2)],
+        catalog(g6f("g6f.large", 2, 125, 0.2)),
+        quarter_l4,
+    )
+    # 1/8 of an L4 sliced 4 ways would give each pod 1/32 of a GPU: it stays one replica, so two pods need two nodes
+    assert [n.allocatable.get(NVIDIA_GPU_SHARED) for n in eighth.new_nodes] == [1, 1]
+    half = run(
+        [pod(f"s{i}", "100m", "256Mi", shared_gpus=1) for i in range(2)],
+        catalog(g6f("g6f.4xlarge", 16, 500, 0.9)),
+        quarter_l4,
+    )
+    assert [n.allocatable.get(NVIDIA_GPU_SHARED) for n in half.new_nodes] == [2]  # half an L4: two quarters
