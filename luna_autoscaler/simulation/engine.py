@@ -326,6 +326,15 @@ class Simulation:
             )
         )
 
+    def _never_served_why(self) -> dict[str, int]:
+        """For pods that never ran, the loop's own explanation: the last NotTriggerScaleUp Event on each."""
+        latest: dict[str, str] = {}
+        for event in self.cluster.events:
+            if event.reason == "NotTriggerScaleUp" and event.about.kind == "Pod":
+                latest[f"{event.about.namespace}/{event.about.name}"] = event.message
+        waiting = (latest.get(w.key, "no NotTriggerScaleUp Event") for w in self._arrived if not w.served)
+        return dict(Counter(waiting).most_common())
+
     def _result(self, wall_seconds: float) -> RunResult:
         return RunResult(
             label=self.label,
@@ -348,5 +357,6 @@ class Simulation:
             first_cycle_error=self._first_cycle_error,
             violations=tuple(str(v) for v in self.cluster.violations),
             events=dict(Counter(e.reason for e in self.cluster.events)),
+            never_served_why=self._never_served_why(),
             wall_seconds=wall_seconds,
         )

@@ -111,6 +111,9 @@ def summary_text(comparison: Comparison, report_path: str | None, *, elapsed_sec
         notes.append(f"SAFETY: {len(run.violations)} violations, first: {run.violations[0]}")
     if run.cycle_errors:
         notes.append(f"{run.cycle_errors} of {run.cycles} reconcile cycles failed, first: {run.first_cycle_error}")
+    if run.pods_never_served:
+        notes.append(f"{run.pods_never_served} pods never ran; why, from the loop's NotTriggerScaleUp Events:")
+        notes += [f"  {count} x {why}" for why, count in list(run.never_served_why.items())[:3]]
     if report_path:
         notes.append(f"Report: {report_path}")
     return "\n".join([*header, "", *table, "", *notes])

@@ -55,6 +55,7 @@ class RunResult:
     first_cycle_error: str  # "" when none did
     violations: tuple[str, ...]
     events: Mapping[str, int] = field(default_factory=dict)  # Events by reason
+    never_served_why: Mapping[str, int] = field(default_factory=dict)  # last NotTriggerScaleUp message → pods
     wall_seconds: float = 0.0
 
     @property

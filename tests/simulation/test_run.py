@@ -124,3 +124,16 @@ def test_nearest_rank_percentiles() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+
+
+def test_pods_that_never_run_are_explained_with_the_loops_own_reason(burst_scenario: Callable[..., Path]) -> None:
+    scenario = load_scenario(burst_scenario(), seed=None)
+    config = scenario.config.model_copy(update={"gpu_time_slicing": ()})  # nothing offers nvidia.com/gpu.shared
+    run = Simulation(scenario, small_provider(scenario.cluster_name), config=config).run()
+    assert run.pods_never_served == 4
+    [(why, count)] = run.never_served_why.items()
+    assert count == 4 and why.startswith("pod didn't trigger scale-up: ") and "no nvidia.com/gpu.shared" in why
+    comparison = Comparison("burst", "", "", "aws", "us-east-1", "test", 3, run, None)
+    text = summary_text(comparison, None, elapsed_seconds=1.0)
+    assert "4 pods never ran; why, from the loop's NotTriggerScaleUp Events:" in text
+    assert f"  4 x {why}" in text
