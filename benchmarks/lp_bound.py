@@ -16,23 +16,26 @@ plan is such a pattern (counts above n_c never help), so LP <= the cost of any p
 
 Shapes that accept the same classes with the same allocatable keep their cheapest offering; a shape that costs
 no less, accepts no more classes and offers no more of any resource than another is dropped (any pattern on it
-fits the other at no greater price). Column generation: the restricted master is solved by HiGHS
-(scipy.optimize.linprog), its duals y price every shape's bounded multi-dimensional knapsack
-max y.a s.t. the shape's room, first by greedy fills, and when those find nothing, exactly by HiGHS's MILP on
-the shapes whose knapsack LP bound still exceeds their price.
+fits the other at no greater price). Column generation: the restricted master (seeded with each class alone on
+its cheapest shape per pod and with the planner's own patterns) is solved by HiGHS (scipy.optimize.linprog);
+duals y, smoothed towards the best so far (Wentges), price every shape's bounded multi-dimensional knapsack
+max y.a s.t. the shape's room: first by greedy fills, and when those find nothing, by HiGHS's MILP (a short
+time limit each) on the shapes whose knapsack LP bound still exceeds their price.
 
-What is guaranteed: the number returned is Farley's bound n.y / theta, with theta >= max over shapes of
-(max pattern value)/price computed from the Lagrangian upper bound of each knapsack,
-L_s(mu) = mu.V_s + sum_c u_c max(0, y_c - mu.v_c), valid for any mu >= 0 (mu is taken from the knapsack's LP
-dual). y/theta is then feasible for the dual of the full LP, so n.y/theta <= LP optimum <= any plan's cost, up
-to floating-point rounding (about 1e-9 relative) whatever the solvers' tolerances. When column generation
-converges, theta is 1 within 1e-6 and the bound is the LP optimum.
+What is guaranteed: the bound returned is Farley's, n.y / theta for some y >= 0 priced exactly, with theta >=
+max(1, max over shapes of (max pattern value)/price). Per shape, the max pattern value is bounded by the smaller of
+the Lagrangian bound L_s(mu) = mu.V_s + sum_c u_c max(0, y_c - mu.v_c), u_c = min(n_c, pods of c alone on s) (valid
+for any mu >= 0; mu from the knapsack LP's dual, evaluated here, so it does not rest on a solver's tolerance) and,
+where that is not enough, the MILP's dual bound (HiGHS's branch and bound: valid up to its feasibility tolerance of
+1e-7 on the normalised rows). y/theta is then feasible for the dual of the full LP, so n.y/theta <= LP optimum <=
+the cost of any plan. `master`, the last restricted master's optimum, is an upper bound of the LP optimum; the two
+meet (within GAP_TOLERANCE) when column generation converges, otherwise the LP optimum lies between them.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,7 +74,6 @@ class LpResult:
     iterations: int
     seconds: float
     converged: bool
-    pattern_shapes: dict[str, float] = field(default_factory=dict)  # shape name -> nodes in the LP solution
 
 
 def _accepted_signatures(problem: Problem) -> dict[tuple[int, int, object], list[int]]:
@@ -259,7 +261,9 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         fitting = [
             s
             for s, shape in enumerate(shapes)
-            if shape.price <= pattern.shape.price and np.all(shape.room >= total) and set(members) <= set(shape.classes.tolist())
+            if shape.price <= pattern.shape.price
+            and np.all(shape.room >= total)
+            and set(members) <= set(shape.classes.tolist())
         ]
         if fitting:
             s = min(fitting, key=lambda s: shapes[s].price)
@@ -268,7 +272,7 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
                 counts[int(np.flatnonzero(shapes[s].classes == c)[0])] += k
             add(s, counts)
 
-    def master_lp() -> tuple[float, Floats, Floats]:
+    def master_lp() -> tuple[float, Floats]:
         matrix = np.zeros((len(demands), len(columns)))
         for p, (s, counts) in enumerate(columns):
             matrix[shapes[s].classes, p] = counts
@@ -276,7 +280,7 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         res = linprog(prices, A_ub=-matrix, b_ub=-n, bounds=(0, None), method="highs")
         if res.status != 0:
             raise RuntimeError(f"restricted master LP failed: {res.message}")
-        return float(res.fun), res.x, np.maximum(-res.ineqlin.marginals, 0.0)
+        return float(res.fun), np.maximum(-res.ineqlin.marginals, 0.0)
 
     def exact_pricing(y: Floats) -> tuple[float, int]:
         """theta(y) (Lagrangian bounds, MILP dual bounds where those are not enough) and columns added."""
@@ -284,14 +288,15 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         for s, p in enumerate(pricing):
             bound = p.upper_bound(y)
             if bound > shapes[s].price * (1 + RATIO_TOLERANCE):
-                value, counts, bound = p.exact(y)
+                value, counts, milp_bound = p.exact(y)
+                bound = min(bound, milp_bound)
                 if value > shapes[s].price * (1 + RATIO_TOLERANCE):
                     added += add(s, counts)
             theta = max(theta, bound / shapes[s].price)
         return theta, added
 
     iterations, converged = 0, False
-    master, x, y_master = master_lp()
+    master, y_master = master_lp()
     best_bound, best_theta = 0.0, float("inf")
     center: Floats | None = None  # Wentges smoothing: duals with the best bound so far
     while iterations < max_iterations and time.perf_counter() - start < time_limit_seconds:
@@ -311,12 +316,15 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
                 converged = True
                 break
             if not added:
-                continue  # a mispricing: the smoothed duals moved the centre, the master has not changed
-        master, x, y_master = master_lp()
-    used: dict[str, float] = {}
-    for (s, _), value in zip(columns[: len(x)], x, strict=True):
-        if value > 1e-9:
-            used[shapes[s].name] = used.get(shapes[s].name, 0.0) + float(value)
+                if center is None:
+                    break  # nothing better at the master's own duals, as far as the MILP time limit lets us see
+                center = None  # a mispricing: price at the master's duals next
+                continue
+        master, y_master = master_lp()
+    if not converged:  # the latest duals may give a better bound than the best so far
+        theta, _ = exact_pricing(y_master)
+        if float(n @ y_master) / theta > best_bound:
+            best_bound, best_theta = float(n @ y_master) / theta, theta
     return LpResult(
         bound=best_bound,
         master=master,
@@ -326,5 +334,4 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         iterations=iterations,
         seconds=time.perf_counter() - start,
         converged=converged,
-        pattern_shapes=used,
     )

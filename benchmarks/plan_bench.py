@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/plan_bench.py              # the default table, about a minute on one core
     .venv/bin/python benchmarks/plan_bench.py --quick      # Alibaba gpushare20 + synthetic 20k on AWS only
+    .venv/bin/python benchmarks/plan_bench.py --lp 60      # + the LP relaxation bound, 60 s per Alibaba file on AWS
 
 Workloads: every Alibaba GPU-sharing trace file (/work/shared/workloads/alibaba-openb/openb_pod_list_*.csv, or
 --workloads DIR), converted to Pod manifests by luna_autoscaler.traces exactly as `plan` reads them, and a
@@ -26,6 +27,11 @@ interpreter) belongs to that case alone. Columns:
   min over shapes of price x w.(request/allocatable) bounds every plan from below. Pods that can never share a
   node (CPU-only, whole-GPU, shared-GPU: taints and device-plugin modes keep them apart) get their own w; the
   bound is maximised over w by a grid search. It is weaker than the LP optimum, so the true gap is smaller.
+- LP $/h, vs LP, LP>=: with --lp SECONDS (needs scipy, the `bench` extra), for the Alibaba files on AWS: the
+  LP relaxation of the node-buying problem by column generation (benchmarks/lp_bound.py), within that time
+  budget. LP $/h is a valid lower bound of the LP optimum (Farley's bound), so `vs LP` = $/h / LP $/h is an
+  upper bound of the plan's gap to the LP optimum; `LP>=` = $/h over the last restricted master's optimum (an
+  upper bound of the LP optimum) is a lower bound of that gap. They meet when column generation converges.
 - vs FFD: $/h over a first-fit-decreasing baseline written here (Karpenter's order: CPU then memory
   descending; each pod to the first open node that takes it, else a new node of the cheapest type that fits
   it), using the planner's own compatibility and allocatable so that only the packing differs.
@@ -258,7 +264,7 @@ def check(result: Plan, pods: Sequence[Pod], daemonsets: Sequence[DaemonSet]) ->
 # One case, in a subprocess.
 
 
-def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dict[str, Any]:
+def run_case(workload: str, cloud: str, pods_count: int, workloads: Path, lp_seconds: float = 0.0) -> dict[str, Any]:
     if workload == "synthetic":
         pods = synthetic_pods(pods_count)
     elif workload == "distinct":
@@ -275,7 +281,7 @@ def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dic
     problem, _, _ = prepare(request)
     assert problem is not None
     check(result, pods, DAEMONSETS)
-    return {
+    measured = {
         "workload": workload,
         "cloud": f"{cloud} {catalog.region}",
         "offerings": len(problem.offerings),
@@ -291,6 +297,12 @@ def run_case(workload: str, cloud: str, pods_count: int, workloads: Path) -> dic
         "lower_bound": weighted_bound(problem),
         "ffd": ffd_cost(problem),
     }
+    if lp_seconds > 0 and cloud == "aws" and workload not in ("synthetic", "distinct"):
+        from lp_bound import lp_bound  # scipy: only when asked for
+
+        lp = lp_bound(problem, time_limit_seconds=lp_seconds)  # last: it packs the problem to seed the master
+        measured |= {"lp_bound": lp.bound, "lp_master": lp.master, "lp_seconds": lp.seconds}
+    return measured
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -300,6 +312,11 @@ def _row(r: dict[str, Any]) -> str:
         f"{r['pods_per_second']:>8.0f} {r['rss_mb']:>6.0f} {r['nodes']:>6} {r['unplaced']:>5} {r['cost']:>10.2f} "
         f"{r['cost'] / r['share_bound']:>8.3f} {r['cost'] / r['lower_bound']:>6.3f} {r['ffd']:>10.2f} "
         f"{r['cost'] / r['ffd']:>6.3f}"
+        + (
+            f" {r['lp_bound']:>10.2f} {r['cost'] / r['lp_bound']:>6.3f} {r['cost'] / r['lp_master']:>6.3f}"
+            if "lp_bound" in r
+            else ""
+        )
     )
 
 
@@ -307,6 +324,7 @@ HEADER = (
     f"{'workload':<12} {'catalog':<20} {'offers':>6} {'pods':>6} {'sec':>6} {'cpu s':>6} {'pods/s':>8} {'RSS MB':>6} "
     f"{'nodes':>6} {'unpl':>5} {'$/h':>10} {'vs share':>8} {'vs LB':>6} {'FFD $/h':>10} {'vs FFD':>6}"
 )
+LP_HEADER = f" {'LP $/h':>10} {'vs LP':>6} {'LP>=':>6}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -314,10 +332,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workloads", type=Path, default=WORKLOADS, help="directory of openb_pod_list_*.csv")
     parser.add_argument("--pods", type=int, default=20_000, help="synthetic workload size")
     parser.add_argument("--quick", action="store_true", help="one Alibaba file and the synthetic mix, AWS only")
+    parser.add_argument(
+        "--lp",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also bound the LP relaxation by column generation (scipy), this long per Alibaba file on AWS",
+    )
     parser.add_argument("--case", nargs=2, metavar=("WORKLOAD", "CLOUD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(run_case(args.case[0], args.case[1], args.pods, args.workloads)))
+        print(json.dumps(run_case(args.case[0], args.case[1], args.pods, args.workloads, args.lp)))
         return 0
     files = sorted(args.workloads.glob("openb_pod_list_*.csv"))
     if not files:
@@ -329,13 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = [(w, "aws") for w in traces] + [("synthetic", c) for c in CLOUDS] + [("distinct", "aws")]
         cases += [(traces[-1], c) for c in CLOUDS[1:] if traces]
     print(f"Regions: {', '.join(f'{c} {default_region(c)}' for c in CLOUDS)}; config {json.dumps(BENCH_CONFIG)}")
-    print(HEADER)
+    print(HEADER + (LP_HEADER if args.lp > 0 else ""))
     results = []
     for workload, cloud in cases:
         command = [sys.executable, __file__, "--case", workload, cloud, "--pods", str(args.pods)]
-        command += ["--workloads", str(args.workloads)]
+        command += ["--workloads", str(args.workloads), "--lp", str(args.lp)]
         out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        # The last JSON line: HiGHS (--lp) may write its own notes to stdout.
+        results.append(json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{"))))
         print(_row(results[-1]), flush=True)
     _summary(results, print)
     return 0
@@ -357,6 +383,15 @@ def _summary(results: Sequence[dict[str, Any]], out: Callable[[str], None]) -> N
         worst_lb = max(r["cost"] / r["lower_bound"] for r in alibaba_aws)
         worst_share = max(r["cost"] / r["share_bound"] for r in alibaba_aws)
         worst_ffd = max(r["cost"] / r["ffd"] for r in alibaba_aws)
+        with_lp = [r for r in alibaba_aws if "lp_bound" in r]
+        if with_lp:
+            out(
+                "Alibaba on AWS, cost over the LP optimum: "
+                + ", ".join(
+                    f"{r['workload']} {r['cost'] / r['lp_master']:.3f}-{r['cost'] / r['lp_bound']:.3f}" for r in with_lp
+                )
+                + " (target <= 1.02)"
+            )
         out(
             f"Alibaba on AWS: worst cost/share bound {worst_share:.3f} (<= 1.05), worst cost/valid LB {worst_lb:.3f}, "
             f"worst cost/FFD {worst_ffd:.3f} (<= 1.0)"
