@@ -92,3 +92,13 @@ def test_every_node_lists_bounded_alternatives_that_fit_the_same_pods():
     assert all(o.instance_type.name == "m5.large" for o in node.alternatives)
     gpu_node = run([pod("g", "1", "2Gi", gpus=1, annotations={"node.elotl.co/instance-gpu-skus": "T4"})], CHEAP_4X_T4)
     assert [o.name for o in gpu_node.new_nodes[0].alternatives] == ["g4dn.12xlarge"]
+
+
+def test_value_correction_repacks_what_the_first_greedy_pass_leaves_half_empty():
+    pods = [pod(f"a{i}", "500m", "512Mi") for i in range(5)] + [pod(f"b{i}", "700m", "512Mi") for i in range(2)]
+    result = run(pods, on_demand_catalog("m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge", "c5.large"))
+    # Valued by fractional share, the 700m pods anchor a c5.large (1930m) with one 500m pod, and the last 500m pod
+    # gets a c5.large alone: 3 x $0.085. Re-valued from that packing, all seven (3900m) go on one m5.xlarge
+    # (3920m), which two 1930m nodes cannot hold: $0.192 is the cheapest plan.
+    assert types_bought(result) == ["m5.xlarge"]
+    assert result.total_price_usd_per_hour == 0.192
