@@ -8,7 +8,7 @@ vocabulary across clouds (`A10G`, `A10`, `A100-40GB`, `A100-80GB`, `H100`, `L4`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -50,11 +50,6 @@ class Accelerator:
     @property
     def fractional(self) -> bool:
         return self.share_milli < 1000
-
-    @property
-    def physical_gpu_milli(self) -> int:
-        """Total GPU in thousandths of a physical device (8 × A100 = 8000, g6f.large = 125)."""
-        return self.count * self.share_milli
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,23 +168,8 @@ class Catalog:
     def zones(self) -> tuple[str, ...]:
         return tuple(sorted({o.zone for o in self.offerings}))
 
-    def without(self, unavailable: Iterable[OfferingRef]) -> Catalog:
-        """The same catalog less the offerings that capacity errors made unavailable."""
-        gone = set(unavailable)
-        if not gone:
-            return self
-        kept = tuple(o for o in self.offerings if o.ref not in gone)
-        return Catalog(self.cloud, self.region, kept, self.provenance, self.instance_types)
-
     def find(self, ref: OfferingRef) -> Offering | None:
         for o in self.offerings:
             if o.ref == ref:
                 return o
         return None
-
-
-def cheapest(offerings: Sequence[Offering]) -> Offering | None:
-    """Lowest price; ties broken by name, zone, capacity type so that plans are deterministic."""
-    if not offerings:
-        return None
-    return min(offerings, key=lambda o: (o.price_usd_per_hour, o.instance_type.name, o.zone, o.capacity_type))

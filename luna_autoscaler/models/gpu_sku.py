@@ -80,8 +80,6 @@ _ALIASES: dict[str, str] = {
     "QUALCOMM-AI100": "QUALCOMM-AI100",
 }
 
-_GENERAL = {g for names in _FAMILIES.values() for g in names}
-
 
 def _spelling(name: str) -> str:
     return re.sub(r"[\s_]+", "-", name.strip().upper())
@@ -108,7 +106,3 @@ def requested_skus(value: str) -> frozenset[str]:
 
 def known_skus() -> tuple[str, ...]:
     return tuple(sorted(_FAMILIES))
-
-
-def general_names() -> tuple[str, ...]:
-    return tuple(sorted(_GENERAL))

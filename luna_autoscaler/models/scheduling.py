@@ -152,9 +152,6 @@ class NodeSelector:
             return False
         return not self.terms or any(t.matches(labels) for t in self.terms)
 
-    def all_requirements(self) -> tuple[Requirement, ...]:
-        return self.selector + tuple(r for t in self.terms for r in t.requirements)
-
     def __str__(self) -> str:
         parts = [str(r) for r in self.selector]
         if self.terms:
