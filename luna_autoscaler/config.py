@@ -130,6 +130,13 @@ class Batching(_Section):
     max_seconds: Seconds = Field(default=10.0, alias="maxDuration")
 
 
+class Gangs(_Section):
+    """All-or-nothing launches of a gang's nodes (docs/gangs-and-queues.md)."""
+
+    enabled: bool = True
+    launch_deadline_seconds: Seconds = Field(default=300.0, gt=0, alias="launchDeadline")
+
+
 class AwsConfig(_Section):
     region: str = "us-east-1"
     cluster_name: str = Field(default="", alias="clusterName")
@@ -196,6 +203,7 @@ class Config(_Section):
 
     scale_down: ScaleDown = Field(default_factory=ScaleDown, alias="scaleDown")
     batching: Batching = Field(default_factory=Batching)
+    gangs: Gangs = Field(default_factory=Gangs)
 
     spot_price_ratio_estimate: float = Field(default=0.35, gt=0, le=1, alias="spotPriceRatioEstimate")
     node_architecture: str = Field(default="amd64", alias="nodeArchitecture")
