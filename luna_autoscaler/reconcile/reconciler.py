@@ -295,7 +295,7 @@ class Reconciler:
             urgent=bool(replaced),
             gangs=prepared.gangs,
         )
-        if up.planned:
+        if up.planned or not prepared.pending:  # not while the batch is still open
             launched = {k: s.instance_id for s in up.launched for k in s.pods if s.instance_id}
             self._gangs_and_queues.answer(
                 prepared,
