@@ -11,12 +11,13 @@ with what is left. `plan` itself is unchanged: this wraps it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.scheduling import ZONE, NodeSelector, Operator, Requirement
+from luna_autoscaler.models.workloads import Gang
 from luna_autoscaler.planner.planning import plan
 from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
@@ -29,6 +30,17 @@ class GangSpec:
     pods: tuple[str, ...]
     needed: int
     min_member: int
+
+    @staticmethod
+    def of(gang: Gang, pods: Iterable[Pod] | None = None) -> GangSpec:
+        """The spec of a gang, for `pods` of its pending pods (default: all of them)."""
+        chosen = gang.pending if pods is None else tuple(pods)
+        return GangSpec(gang.key, tuple(p.key for p in chosen), gang.needed, gang.min_member)
+
+    @staticmethod
+    def whole(key: str, pods: Sequence[Pod]) -> GangSpec:
+        """Pods that must all be placed together (a ProvisioningRequest's)."""
+        return GangSpec(key, tuple(p.key for p in pods), len(pods), len(pods))
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,6 @@ class Prepared:
     workloads: Workloads = field(default_factory=Workloads)
 
 
-def _spec(key: str, pods: Sequence[Pod], min_member: int, running: int = 0) -> GangSpec:
-    return GangSpec(key, tuple(p.key for p in pods), max(0, min_member - running), min_member)
-
-
 class GangsAndQueues:
     def __init__(self, source: WorkloadSource | None, events: PodEvents, *, dry_run: bool) -> None:
         self._source = source
@@ -86,7 +82,7 @@ class GangsAndQueues:
             if self._events.post(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True):
                 log.info("scale_up.queue_held", pod=u.pod, reason=u.reason)
         admitted = {p.key for p in admission.admitted}
-        specs = [_spec(g.key, [p for p in g.pending if p.key in admitted], g.min_member, g.running) for g in found]
+        specs = [GangSpec.of(g, (p for p in g.pending if p.key in admitted)) for g in found]
         asking: list[tuple[ProvisioningRequest, tuple[Pod, ...]]] = []
         checking: list[tuple[ProvisioningRequest, tuple[Pod, ...]]] = []
         unreadable: list[tuple[ProvisioningRequest, str]] = []
@@ -103,13 +99,7 @@ class GangsAndQueues:
                 checking.append((request, virtual))
             else:
                 asking.append((request, virtual))
-                specs.append(
-                    _spec(
-                        group_key(GroupKind.PROVISIONING_REQUEST, request.namespace, request.name),
-                        virtual,
-                        len(virtual),
-                    )
-                )
+                specs.append(GangSpec.whole(_request_gang(request), virtual))
         extra = tuple(p for _, virtual in asking for p in virtual)
         return Prepared(
             (*admission.admitted, *extra),
@@ -157,9 +147,7 @@ class GangsAndQueues:
             else:
                 self._not_found(request, "Capacity is not found, the autoscaler will try to find it later.", stamp)
         for request, virtual in prepared.checking:
-            spec = _spec(
-                group_key(GroupKind.PROVISIONING_REQUEST, request.namespace, request.name), virtual, len(virtual)
-            )
+            spec = GangSpec.whole(_request_gang(request), virtual)
             result = plan_gangs(replace(base, pods=virtual, limits=Limits(nodes=0)), [spec]).plan
             if result.unplaced:
                 self._not_found(request, "Capacity is not found, the autoscaler will check again later.", stamp)
@@ -220,6 +208,10 @@ class GangsAndQueues:
             request=request.key,
             conditions={t: f"{c.status}/{c.reason}" for t, c in merged.items()},
         )
+
+
+def _request_gang(request: ProvisioningRequest) -> str:
+    return group_key(GroupKind.PROVISIONING_REQUEST, request.namespace, request.name)
 
 
 def _accepted(request: ProvisioningRequest, stamp: str) -> Condition:
