@@ -118,7 +118,7 @@ class Reconciler:
         current = from_cluster or self._local_config
         if current != self._config:
             source = "ConfigMap" if from_cluster is not None else "local"
-            log.info("config", source=source, config=current.model_dump(mode="json", by_alias=True))
+            log.info("config", source=source, config=current.document())
             self._config = current
         return current
 
