@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from luna_autoscaler.errors import ManifestError
-from luna_autoscaler.models.manifest import pod_from_manifest
+from luna_autoscaler.models.manifest import _map, pod_from_manifest
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.resources import CPU, MEMORY, NVIDIA_GPU
 
@@ -64,14 +64,6 @@ POD_GROUP_API_VERSIONS: Mapping[str, GroupKind] = MappingProxyType(
         "scheduling.volcano.sh/v1beta1": GroupKind.VOLCANO,
     }
 )
-
-
-def _map(value: object, where: str) -> Json:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ManifestError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return value
 
 
 def _meta(obj: Json, kind: str) -> tuple[str, str]:

@@ -126,24 +126,9 @@ class ScaleUp:
         launched: list[LaunchSummary] = []
         errors: list[str] = []
         specs = tuple(gangs) if config.gangs.enabled else ()
-        gang_plan = self._plan(
-            pods,
-            specs,
-            catalog=catalog,
-            config=config,
-            daemonsets=daemonsets,
-            nodes=capacity(),
-            limits=limits(),
-            now=now,
-        )
-        for _ in range(MAX_FALLBACK_ROUNDS - 1):
-            failures = self._launch_all(
-                gang_plan, by_key=by_key, config=config, now=now, launched=launched, errors=errors
-            )
-            if not any(f.replan for f in failures):
-                break
-            log.info("scale_up.fallback", failed_launches=len(failures), pods=len(pods))
-            gang_plan = self._plan(
+
+        def replan() -> GangPlan:
+            return self._plan(
                 pods,
                 specs,
                 catalog=catalog,
@@ -153,6 +138,16 @@ class ScaleUp:
                 limits=limits(),
                 now=now,
             )
+
+        gang_plan = replan()
+        for _ in range(MAX_FALLBACK_ROUNDS - 1):
+            failures = self._launch_all(
+                gang_plan, by_key=by_key, config=config, now=now, launched=launched, errors=errors
+            )
+            if not any(f.replan for f in failures):
+                break
+            log.info("scale_up.fallback", failed_launches=len(failures), pods=len(pods))
+            gang_plan = replan()
         else:
             self._launch_all(gang_plan, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
         result = gang_plan.plan
