@@ -4,10 +4,11 @@ The planner gives a gang its nodes in one plan; here they are launched one after
 When one launch fails (insufficient capacity, quota, a permanent error) the ones already launched are
 terminated at once and their records dropped, so the fallback round plans the whole gang again (the failed
 offering is now unavailable, so most likely another zone or type): half a gang never waits for the other half.
-A launch that failed transiently is still in flight (retried with the same launch id); the gang then stays
-open until every launch has an instance, and if that has not happened by `gangs.launchDeadline` the gang is
-rolled back the same way. Only public methods of the tracker (`records`) and the provider (`terminate`) are
-used, so the launch machinery stays unaware of gangs.
+A launch that failed transiently is still in flight (retried with the same launch id), and a pool cloud's
+launch may return a provisional instance the cloud names (or fails) later; the gang then stays open until every
+launch has an identified instance, and if one of them fails meanwhile, or that has not happened by
+`gangs.launchDeadline`, the gang is rolled back the same way. Only the tracker's `records` and the provider's
+`terminate` are used, so the launch machinery stays unaware of gangs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = structlog.get_logger("luna_autoscaler.reconcile")
 class OpenGang:
     launch_ids: tuple[str, ...]
     deadline: datetime
-    launched: frozenset[str]  # launch ids that have had an instance
+    launched: frozenset[str]  # launch ids that have had an identified instance
 
 
 class GangLaunches:
@@ -69,7 +70,7 @@ class GangLaunches:
         self.open[gang] = OpenGang(
             tuple(r.launch_id for r in records),
             now + timedelta(seconds=config.gangs.launch_deadline_seconds),
-            frozenset(r.launch_id for r in records if r.instance is not None),
+            frozenset(r.launch_id for r in records if _identified(r)),
         )
         log.info("gang.incomplete", gang=gang, launches=len(records), deadline=self.open[gang].deadline.isoformat())
 
@@ -79,7 +80,7 @@ class GangLaunches:
         rolled: list[str] = []
         for gang, state in list(self.open.items()):
             records = {i: self._tracker.records.get(i) for i in state.launch_ids}
-            launched = state.launched | {i for i, r in records.items() if r is not None and r.instance is not None}
+            launched = state.launched | {i for i, r in records.items() if r is not None and _identified(r)}
             given_up = [i for i, r in records.items() if r is None and i not in launched]
             if not given_up and len(launched) == len(state.launch_ids):
                 del self.open[gang]
@@ -92,3 +93,12 @@ class GangLaunches:
             else:
                 self.open[gang] = OpenGang(state.launch_ids, state.deadline, frozenset(launched))
         return rolled
+
+
+def is_complete(records: Sequence[LaunchRecord]) -> bool:
+    """Every launch has an instance the cloud has named (not a transient retry, not a provisional handle)."""
+    return all(_identified(r) for r in records)
+
+
+def _identified(record: LaunchRecord) -> bool:
+    return record.instance is not None and record.instance.identified

@@ -27,7 +27,7 @@ from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.gangs import GangPlan, GangSpec, plan_gangs
 from luna_autoscaler.planner.types import CapacityNode, Limits, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
-from luna_autoscaler.reconcile.gang_launches import GangLaunches
+from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
 from luna_autoscaler.reconcile.report import LaunchSummary
 from luna_autoscaler.reconcile.state import LaunchPhase, LaunchRecord, UnavailableOfferings
@@ -252,7 +252,7 @@ class ScaleUp:
                 if failed:
                     self._gangs.roll_back(key, records, f"{failed[0].kind}: {failed[0].message}")
                     continue
-                if any(r.phase is LaunchPhase.REQUESTED for r in records):
+                if not is_complete(records):
                     self._gangs.opened(key, records, config, now)
             for planned, outcome in outcomes:
                 if isinstance(outcome, LaunchRecord):

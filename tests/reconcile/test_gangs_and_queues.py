@@ -4,7 +4,7 @@ node and an Event saying so, and a ProvisioningRequest is answered as the Cluste
 
 from __future__ import annotations
 
-from luna_autoscaler.errors import InsufficientCapacity, ProviderError
+from luna_autoscaler.errors import InsufficientCapacity, ProviderError, Transient
 from luna_autoscaler.ports import Instance, LaunchRequest
 from providers.fake import FakeProvider
 from providers.fake.provider import ProviderCall
@@ -106,6 +106,22 @@ def test_a_gang_that_keeps_failing_leaves_no_node_behind(make_world) -> None:
     assert report.launched == ()
     assert w.live_instances() == ()
     assert len(w.terminated()) == 2 * flaky.count // 3
+
+
+def test_a_gang_whose_launch_keeps_being_retried_is_rolled_back_at_its_deadline(make_world) -> None:
+    w: World = make_world({"gangs.launchDeadline": "30s"})
+    flaky = FailingLaunches(w.provider, {3, *range(5, 1000)}, Transient("throttled", retry_after_seconds=5))
+    reconciler = w.new_reconciler(provider=flaky)
+    _gang(w, 4)
+
+    first = w.cycle(reconciler=reconciler)
+
+    assert len(first.launched) == 3 and w.terminated() == []  # three instances, one launch being retried
+    w.cycle(advance_seconds=10, reconciler=reconciler)
+    assert w.terminated() == []  # still within the deadline
+    w.cycle(advance_seconds=25, reconciler=reconciler)
+    assert sorted(w.terminated()) == sorted(s.instance_id for s in first.launched)
+    assert w.live_instances() == ()
 
 
 def test_a_kai_queue_at_its_limit_gets_no_node_and_an_event_that_says_so(make_world) -> None:
