@@ -105,18 +105,25 @@ class _Choice:
     placed: int
 
 
+def _zones_used(result: Plan, nodes: Sequence[CapacityNode]) -> set[str]:
+    zone_of = {n.name: n.labels.get(ZONE, "") for n in nodes}
+    return {n.offering.zone for n in result.new_nodes} | {zone_of.get(n, "") for n in result.on_existing.values()}
+
+
 def _best_zone(request: PlanRequest, pods: Sequence[Pod], nodes: Sequence[CapacityNode], prefix: str) -> _Choice | None:
-    """The zone whose plan places the most of the gang's pods, then the cheapest, then fewer nodes, then by name."""
+    """The zone whose plan places the most of the gang's pods, then the cheapest, then fewer nodes, then by name.
+
+    The gang is first planned with no zone pinned: when that plan places every pod within one zone it is the
+    answer (pinning can only add constraints, so no zone plan is cheaper), one planner call instead of one per
+    zone. Only a plan that spreads or falls short is searched zone by zone."""
+    base = replace(request, pods=tuple(pods), nodes=tuple(nodes), limits=Limits(), name_prefix=prefix)
+    free = plan(base)
+    used = _zones_used(free, nodes)
+    if not free.unplaced and len(used) == 1 and "" not in used:
+        return _Choice(used.pop(), free, len(pods))
     best: tuple[tuple[int, float, int, str], _Choice] | None = None
     for zone in request.catalog.zones():
-        sub = replace(
-            request,
-            pods=tuple(_in_zone(p, zone) for p in pods),
-            nodes=tuple(nodes),
-            limits=Limits(),
-            name_prefix=prefix,
-        )
-        result = plan(sub)
+        result = plan(replace(base, pods=tuple(_in_zone(p, zone) for p in pods)))
         choice = _Choice(zone, result, len(pods) - len(result.unplaced))
         rank = (-choice.placed, result.total_price_usd_per_hour, len(result.new_nodes), zone)
         if best is None or rank < best[0]:
@@ -162,7 +169,11 @@ def plan_gangs(request: PlanRequest, gangs: Sequence[GangSpec]) -> GangPlan:
         if held is not None:
             unplaced.extend(Unplaced(p.key, f"gang {gang.key} held back by cluster limit {held}") for p in pods)
             continue
-        new_nodes.extend(best.plan.new_nodes)
+        # A provider may launch any alternative of a node: keep those of the gang's zone only.
+        new_nodes.extend(
+            replace(n, alternatives=tuple(o for o in n.alternatives if o.zone == best.zone))
+            for n in best.plan.new_nodes
+        )
         on_existing.update(best.plan.on_existing)
         unplaced.extend(best.plan.unplaced)
         nodes = _taken(nodes, best.plan.on_existing, by_key)

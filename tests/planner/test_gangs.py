@@ -42,8 +42,20 @@ def test_a_gang_goes_whole_to_the_zone_where_it_is_cheapest() -> None:
     result = plan_gangs(PlanRequest(pods=tuple(pods), catalog=cat), [_spec(pods)])
 
     assert {n.offering.zone for n in result.plan.new_nodes} == {ZONES[1]}
+    assert {o.zone for n in result.plan.new_nodes for o in n.alternatives} <= {ZONES[1]}
     assert result.gangs == {"kai:ns/job": tuple(n.name for n in result.plan.new_nodes)}
     assert not result.plan.unplaced
+
+
+def test_a_gang_planned_in_one_zone_gets_no_fallback_offering_in_another() -> None:
+    cat = catalog(*(offering(name, zone) for name in ("g4dn.xlarge", "g4dn.2xlarge") for zone in ZONES))
+    pods = _members(2)
+
+    result = plan_gangs(PlanRequest(pods=tuple(pods), catalog=cat), [_spec(pods)])
+
+    (zone,) = {n.offering.zone for n in result.plan.new_nodes}
+    assert all(n.alternatives for n in result.plan.new_nodes)
+    assert {o.zone for n in result.plan.new_nodes for o in n.alternatives} == {zone}
 
 
 def test_a_gang_no_single_zone_can_hold_gets_nothing() -> None:
