@@ -98,6 +98,12 @@ class WorkloadStores:
             ),
         )
 
+    def invalid_objects(self) -> dict[str, str]:
+        """`resource namespace/name` → why it could not be read (left out of `workloads()`, logged once)."""
+        stores: list[KindStore[Any]] = [*self.pod_groups, self.queues, self.requests, self.templates]
+        with self._cache.lock:
+            return {f"{store.resource} {key}": why for store in stores for key, why in store.invalid.items()}
+
     def workloads(self) -> Workloads:
         with self._cache.lock:
             return Workloads(

@@ -77,9 +77,11 @@ class GangsAndQueues:
         workloads = self._source.workloads() if self._source is not None else Workloads()
         found = gangs(pods, pending, workloads.pod_groups)
         admission = admit(pending, found, [p for p in pods if p.node_name], workloads.queues, workloads.pod_groups)
+        by_key = {p.key: p for p in pending}
         for u in admission.held:
-            pod = next(p for p in pending if p.key == u.pod)
-            if self._events.post(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True):
+            if self._events.post(
+                by_key[u.pod], "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True
+            ):
                 log.info("scale_up.queue_held", pod=u.pod, reason=u.reason)
         admitted = {p.key for p in admission.admitted}
         specs = [GangSpec.of(g, (p for p in g.pending if p.key in admitted)) for g in found]

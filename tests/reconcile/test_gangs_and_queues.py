@@ -67,6 +67,26 @@ def test_a_gang_the_limits_cannot_hold_gets_no_node_at_all(make_world) -> None:
     assert all("gang kai:default/train held back by cluster limit maxNodes" in m for _, m in events)
 
 
+def test_coscheduling_and_volcano_groups_are_gangs_too_and_a_bad_pod_group_is_skipped(make_world) -> None:
+    w: World = make_world({"maxNodes": "3"})
+    w.server.create(k.pod_group("co", 2, scheduler="coscheduling"))
+    w.server.create(k.pod_group("vc", 2, scheduler="volcano"))
+    bad = k.pod_group("odd", 2, scheduler="kai")
+    bad["spec"]["minMember"] = "two"
+    w.server.create(bad)
+    for i in range(2):
+        w.add_pod(f"co-{i}", gpus=8, cpu="8", memory="64Gi", labels={"scheduling.x-k8s.io/pod-group": "co"})
+        w.add_pod(f"vc-{i}", gpus=8, cpu="8", memory="64Gi", annotations={"scheduling.k8s.io/group-name": "vc"})
+
+    report = w.cycle()
+
+    # Three nodes allowed: one gang gets both of its nodes, the other none (never two half gangs).
+    groups = sorted(p.split("/")[1][:2] for n in report.launched for p in n.pods)
+    assert groups in (["co", "co"], ["vc", "vc"])
+    assert len(report.launched) == 2
+    assert list(w.cluster.workload_stores.invalid_objects()) == ["podgroups.scheduling.run.ai default/odd"]
+
+
 def test_a_gang_waits_for_its_missing_members(make_world) -> None:
     w: World = make_world()
     w.server.create(k.pod_group("train", 4))

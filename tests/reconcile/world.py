@@ -59,6 +59,14 @@ WORKLOAD_KINDS = (
     ("PodTemplate", "v1"),
     ("ProvisioningRequest", "autoscaling.x-k8s.io/v1"),
 )
+INVALID_KIND = {
+    "podgroups.scheduling.run.ai": "PodGroup",
+    "podgroups.scheduling.x-k8s.io": "PodGroup",
+    "podgroups.scheduling.volcano.sh": "PodGroup",
+    "queues.scheduling.run.ai": "Queue",
+    "provisioningrequests.autoscaling.x-k8s.io": "ProvisioningRequest",
+    "podtemplates": "PodTemplate",
+}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -269,6 +277,10 @@ class World:
             | {("Queue", f"/{q.name}", 0) for q in w.queues}
             | {("PodTemplate", f"{t.namespace}/{t.name}", 0) for t in w.pod_templates}
             | {("ProvisioningRequest", r.key, len(r.conditions)) for r in w.provisioning_requests}
+            | {
+                (INVALID_KIND[key.split(" ")[0]], key.split(" ")[1], 0)
+                for key in self.cluster.workload_stores.invalid_objects()
+            }
         )
 
     def cycle(self, advance_seconds: float = 0.0, reconciler: Reconciler | None = None) -> CycleReport:
