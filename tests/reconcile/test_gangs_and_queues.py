@@ -176,6 +176,22 @@ def test_a_provisioning_request_goes_accepted_then_provisioned(make_world) -> No
     assert w.cycle().launched == ()
 
 
+def test_a_provisioned_request_whose_node_is_lost_before_its_pods_come_is_revoked(make_world) -> None:
+    w: World = make_world()
+    w.server.create(k.pod_template("worker", gpus=1))
+    w.server.create(k.provisioning_request("train", "worker", 1))
+    (launch,) = w.cycle().launched
+
+    w.provider.interrupt(launch.instance_id)
+    w.cycle(advance_seconds=10)  # the instance is terminated (it never became a node)
+    w.cycle(advance_seconds=10)  # and is gone from the cloud's list
+
+    status = w.server.get("ProvisioningRequest", "train")["status"]
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["CapacityRevoked"] == ("True", "CapacityRevoked")
+    assert conditions["Provisioned"] == ("True", "CapacityIsProvisioned")
+
+
 def test_a_check_capacity_request_is_answered_without_buying_anything(make_world) -> None:
     w: World = make_world()
     w.server.create(k.pod_template("worker", gpus=1))
