@@ -32,7 +32,6 @@ from luna_autoscaler.models.workloads import (
 
 CRD_RECHECK_SECONDS = 60.0
 MERGE = "application/merge-patch+json"
-PROVISIONING = ("autoscaling.x-k8s.io", "v1", "provisioningrequests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ POD_GROUPS = (
     CustomResource("scheduling.volcano.sh", "v1beta1", "podgroups"),
 )
 QUEUES = CustomResource("scheduling.run.ai", "v2", "queues")
-PROVISIONING_REQUESTS = CustomResource(*PROVISIONING)
+PROVISIONING_REQUESTS = CustomResource("autoscaling.x-k8s.io", "v1", "provisioningrequests")
 
 
 class OptionalReflector(Reflector):
@@ -130,14 +129,14 @@ class WorkloadStores:
             }
         }
         call: Callable[..., Any] = self._rest.custom.patch_namespaced_custom_object_status
-        group, version, plural = PROVISIONING
+        r = PROVISIONING_REQUESTS
         self._rest.call(
             f"update ProvisioningRequest {request.key} status",
             call,
-            group,
-            version,
+            r.group,
+            r.version,
             request.namespace,
-            plural,
+            r.plural,
             request.name,
             body,
             _content_type=MERGE,
