@@ -176,6 +176,13 @@ class Batching(ConfigSection):
     max_seconds: Seconds = Field(default=10.0, alias="maxDuration")
 
 
+class Gangs(ConfigSection):
+    """All-or-nothing launches of a gang's nodes (docs/gangs-and-queues.md)."""
+
+    enabled: bool = True
+    launch_deadline_seconds: Seconds = Field(default=300.0, gt=0, alias="launchDeadline")
+
+
 class Config(ConfigSection):
     """Every key of the ConfigMap. Field aliases are the user-facing names (docs/configuration.md)."""
 
@@ -192,6 +199,7 @@ class Config(ConfigSection):
 
     scale_down: ScaleDown = Field(default_factory=ScaleDown, alias="scaleDown")
     batching: Batching = Field(default_factory=Batching)
+    gangs: Gangs = Field(default_factory=Gangs)
 
     spot_price_ratio_estimate: float = Field(default=0.35, gt=0, le=1, alias="spotPriceRatioEstimate")
     node_architecture: str = Field(default="amd64", alias="nodeArchitecture")
