@@ -72,8 +72,9 @@ def _load(entry: EntryPoint, name: str) -> ProviderFactory:
     except MissingExtra:
         raise
     except ImportError as e:
-        if entry.dist is not None and name in _extras(entry.dist.name):
-            raise MissingExtra(name, e.name or str(e), distribution=entry.dist.name) from e
+        for distribution in (entry.dist.name if entry.dist else DISTRIBUTION, DISTRIBUTION):
+            if name in _extras(distribution):
+                raise MissingExtra(name, e.name or str(e), distribution=distribution) from e
         raise ConfigError(f"provider {name!r} ({entry.value}) cannot be imported: {e}") from e
     return factory
 

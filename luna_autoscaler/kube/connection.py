@@ -97,7 +97,7 @@ def check_reachable(api: k8s.ApiClient, *, timeout_seconds: float = PROBE_TIMEOU
     probe = k8s.ApiClient(configuration)
     try:
         # VersionApi alone: the client builds its API classes lazily and the full set costs seconds to import.
-        response: urllib3.BaseHTTPResponse = k8s.VersionApi(probe).get_code(
+        response: urllib3.BaseHTTPResponse = k8s.VersionApi(probe).get_code(  # type: ignore[assignment]
             _preload_content=False, _request_timeout=timeout_seconds
         )
         try:
