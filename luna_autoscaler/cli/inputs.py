@@ -2,7 +2,8 @@
 
 Accepts YAML or JSON, multi-document streams, `kind: List`, and workload objects (Deployment, ReplicaSet,
 StatefulSet, Job, CronJob, and the ML custom resources of models.workloads) expanded into the pods they would
-create, so that `plan` answers "what would this cost" for the manifests a team already has. Errors name the file and the document.
+create, so that `plan` answers "what would this cost" for the manifests a team already has. Errors name the
+file and the document.
 """
 
 from __future__ import annotations
