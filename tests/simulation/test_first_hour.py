@@ -83,3 +83,16 @@ def test_charts_leave_headroom_tell_lines_apart_and_skip_empty_stacks() -> None:
     assert max(ticks) > 10.0, "the peak line sits below the top edge"
     assert 'stroke-dasharray="2 3"' in chart and 'stroke-dasharray="8 4"' in chart
     assert chart.count("<line x1=") - chart.count('stroke="#e4e4e4"') == 2, "legend samples show the dashes"
+
+
+def test_the_nodes_chart_has_no_legend_entry_for_a_kind_never_bought(burst_scenario: Callable[..., Path]) -> None:
+    from luna_autoscaler.simulation.report import charts
+    from tests.simulation.test_run import simulate as run_scenario
+
+    path = burst_scenario(hours=0.5)
+    spot, on_demand = run_scenario(path), run_scenario(path, on_demand=True)
+    assert not any(s.nodes_on_demand for s in spot.samples) and any(s.nodes_spot for s in spot.samples)
+    nodes_chart = charts(Comparison("b", "", "", "aws", "us-east-1", "t", 3, spot, on_demand))[0]
+    assert ">spot</text>" in nodes_chart and ">on-demand</text>" not in nodes_chart
+    nodes_chart = charts(Comparison("b", "", "", "aws", "us-east-1", "t", 3, on_demand, None))[0]
+    assert ">on-demand</text>" in nodes_chart and ">spot</text>" not in nodes_chart
