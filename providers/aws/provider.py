@@ -45,6 +45,7 @@ from providers.aws.classify import (
 )
 from providers.aws.clients import AwsClients
 from providers.aws.cluster import EksCluster, describe_cluster
+from providers.aws.config import AwsConfig
 from providers.aws.fleet import (
     MAX_OVERRIDES,
     FleetChoice,
@@ -95,7 +96,7 @@ class AwsProvider:
         bundled: Catalog,
         metrics_registry: Any = None,
     ) -> None:
-        aws = config.aws
+        aws = AwsConfig.of(config)
         if aws.ami_family not in SUPPORTED_AMI_FAMILIES:
             raise ProviderConfigurationError(
                 f"aws.amiFamily {aws.ami_family!r} is not supported: use {', '.join(SUPPORTED_AMI_FAMILIES)} "
