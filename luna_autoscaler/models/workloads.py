@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from luna_autoscaler.errors import ManifestError
+from luna_autoscaler.models.manifest import _list
+from luna_autoscaler.models.manifest import _map as _mapping  # one reading of JSON shapes, with the same messages
 
 Json = Mapping[str, Any]
 PodGroup = tuple[str, int, Json]  # (name prefix, pod count, pod template: {metadata, spec})
@@ -23,20 +25,8 @@ PodGroup = tuple[str, int, Json]  # (name prefix, pod count, pod template: {meta
 _REPLICA_SPECS = {"PyTorchJob": "pytorchReplicaSpecs", "MPIJob": "mpiReplicaSpecs", "TFJob": "tfReplicaSpecs"}
 
 
-def _mapping(value: object, where: str) -> Json:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ManifestError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
 def _groups(value: object, where: str) -> list[Json]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ManifestError(f"{where}: expected a list, got {type(value).__name__}")
-    return [_mapping(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return [_mapping(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where))]
 
 
 def _count(spec: Json, key: str, where: str, default: int = 1) -> int:
