@@ -39,8 +39,8 @@ def find_provider(name: str) -> EntryPoint:
     names = ", ".join(sorted(set(installed.names))) or "none"
     if name in _extras(DISTRIBUTION):
         raise ConfigError(
-            f"luna-autoscaler {__version__} has no {name!r} provider (installed: {names}); the [{name}] extra only "
-            "adds its SDK: use a luna-autoscaler release that ships it"
+            f"no provider {name!r} is installed: luna-autoscaler {__version__} ships none yet (installed: {names}); "
+            f"the [{name}] extra only adds its SDK"
         )
     raise ConfigError(
         f"no provider {name!r} is installed (installed: {names}): check the name, or install the package that "
