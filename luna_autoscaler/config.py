@@ -68,7 +68,7 @@ def _bytes(value: object) -> int:
 def _offerings(value: object) -> tuple[CapacityType, ...]:
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
-    return parse_offerings(str(value), what="defaultOfferings")
+    return parse_offerings(str(value), what="")  # the field's name is in the error's location already
 
 
 def _selector(value: object) -> dict[str, str]:
@@ -341,6 +341,15 @@ def _nest(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line that points into the file (`line 2, column 6: not valid YAML: mapping values are
+    not allowed here`); PyYAML's own text names the stream `<unicode string>` and spans several lines."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}not valid YAML: {problem}"
+
+
 def config_from_mapping(data: Mapping[str, Any], *, source: str = "config") -> Config:
     try:
         return Config.model_validate(_nest(data))
@@ -358,7 +367,7 @@ def config_from_configmap_data(data: Mapping[str, str], *, source: str = "Config
         try:
             parsed[key] = yaml.safe_load(raw) if isinstance(raw, str) else raw
         except yaml.YAMLError as e:
-            raise ConfigError(f"{source}: {key}: not valid YAML: {e}") from None
+            raise ConfigError(f"{source}: {key}: {yaml_problem(e)}") from None
         if isinstance(raw, str) and isinstance(parsed[key], (int, float)) and key.endswith("Duration"):
             parsed[key] = raw  # keep "300" a duration in seconds, parsed below
     return config_from_mapping(parsed, source=source)
@@ -369,7 +378,7 @@ def config_from_yaml(text: str, *, source: str) -> Config:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{source}: not valid YAML: {e}") from None
+        raise ConfigError(f"{source}: {yaml_problem(e)}") from None
     if doc is None:
         return Config()
     if not isinstance(doc, Mapping):

@@ -87,7 +87,7 @@ class ProviderConfigurationError(ProviderError):
 class MissingExtra(LunaError, ImportError):
     """A cloud SDK that is not installed; the message says which extra to install."""
 
-    def __init__(self, cloud: str, package: str) -> None:
+    def __init__(self, cloud: str, package: str, *, distribution: str = "luna-autoscaler") -> None:
         super().__init__(
-            f"the {cloud} provider needs {package}, which is not installed: pip install 'luna-autoscaler[{cloud}]'"
+            f"the {cloud} provider needs {package}, which is not installed: pip install '{distribution}[{cloud}]'"
         )

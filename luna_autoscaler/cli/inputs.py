@@ -1,8 +1,9 @@
 """Reading Kubernetes manifests from files for the offline commands (`plan`, `simulate --pods`).
 
 Accepts YAML or JSON, multi-document streams, `kind: List`, and workload objects (Deployment, ReplicaSet,
-StatefulSet, Job, CronJob) expanded into the pods they would create, so that `plan` answers "what would this
-cost" for the manifests a team already has. Errors name the file and the document.
+StatefulSet, Job, CronJob, and the ML custom resources of models.pod_templates) expanded into the pods they would
+create, so that `plan` answers "what would this cost" for the manifests a team already has. Errors name the
+file and the document.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from typing import Any
 
 import yaml
 
+from luna_autoscaler.config import yaml_problem
 from luna_autoscaler.errors import ManifestError
+from luna_autoscaler.models.pod_templates import WORKLOAD_KINDS, TemplateGroup, pod_templates
 
 _WORKLOAD_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob", "ReplicationController"}
 
 
+def source_name(path: str) -> str:
+    """How messages name an input file; `-` is standard input."""
+    return "standard input" if path == "-" else path
+
+
 def read_documents(path: str) -> list[Mapping[str, Any]]:
     """Every object in a file (`-`: standard input), with `kind: List` flattened."""
-    where = "standard input" if path == "-" else path
+    where = source_name(path)
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as e:
@@ -29,7 +37,7 @@ def read_documents(path: str) -> list[Mapping[str, Any]]:
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as e:
-        raise ManifestError(f"{where}: not valid YAML or JSON: {e}") from None
+        raise ManifestError(f"{where}: {yaml_problem(e)}") from None
     out: list[Mapping[str, Any]] = []
     for i, doc in enumerate(docs):
         if doc is None:
@@ -81,22 +89,30 @@ def _template(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return template if isinstance(template, Mapping) else {}
 
 
+def produces_pods(kind: str) -> bool:
+    """Whether `expand_pods` makes pods of this kind (so `plan` can warn about the kinds it ignores)."""
+    return kind == "Pod" or kind in _WORKLOAD_KINDS or kind in WORKLOAD_KINDS
+
+
 def expand_pods(doc: Mapping[str, Any], where: str = "") -> list[dict[str, Any]]:
-    """A Pod stays itself; a workload becomes its replicas' pods (`<name>-<i>`), pending and unscheduled."""
+    """A Pod stays itself; a workload becomes its replicas' pods (`<name>-<i>`), pending and unscheduled. Workload
+    custom resources (RayCluster, PyTorchJob, JobSet...) become the pods of their templates (models.pod_templates)."""
     kind = doc["kind"]
     if kind == "Pod":
         return [dict(doc)]
-    if kind not in _WORKLOAD_KINDS:
-        return []
     meta = doc.get("metadata") or {}
     name = meta.get("name") or "workload"
-    template = _template(doc)
-    template_meta = dict(template.get("metadata") or {})
+    if kind in _WORKLOAD_KINDS:
+        groups: list[TemplateGroup] | None = [(name, _replicas(doc, where or f"{kind} {name}"), _template(doc))]
+    else:
+        groups = pod_templates(doc, where)
     pods = []
-    for i in range(_replicas(doc, where or f"{kind} {name}")):
-        pod_meta = dict(template_meta)
-        pod_meta["name"] = f"{name}-{i}"
-        pod_meta["namespace"] = meta.get("namespace") or "default"
-        pod_meta["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]
-        pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}})
+    for prefix, count, template in groups or ():
+        template_meta = dict(template.get("metadata") or {})
+        for i in range(count):
+            pod_meta = dict(template_meta)
+            pod_meta["name"] = f"{prefix}-{i}"
+            pod_meta["namespace"] = meta.get("namespace") or "default"
+            pod_meta["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]
+            pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}})
     return pods

@@ -10,24 +10,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from luna_autoscaler.cli.inputs import expand_pods, read_documents
+from luna_autoscaler.cli.inputs import expand_pods, produces_pods, read_documents, source_name
+from luna_autoscaler.cli.text import counted
 from luna_autoscaler.config import Config, config_from_yaml
 from luna_autoscaler.errors import ConfigError, ManifestError
-from luna_autoscaler.models.catalog import Catalog
-from luna_autoscaler.models.manifest import daemonset_from_manifest, node_from_manifest, pod_from_manifest
+from luna_autoscaler.models.catalog import CapacityType, Catalog
+from luna_autoscaler.models.constraints import OFFERINGS as OFFERINGS_ANNOTATION
+from luna_autoscaler.models.manifest import (
+    daemonset_from_manifest,
+    node_from_manifest,
+    object_name,
+    pod_from_manifest,
+)
 from luna_autoscaler.models.mig import mig_parted_config
 from luna_autoscaler.models.pod import IGNORE, DaemonSet, Node, Pod
 from luna_autoscaler.models.quantity import format_cpu, format_memory
 from luna_autoscaler.models.resources import ZERO, Resources
+from luna_autoscaler.models.selection import PodSelector, why_not_selected
 from luna_autoscaler.models.workloads import POD_GROUP_API_VERSIONS, PodGroup, gangs, pod_group_from_manifest
+from luna_autoscaler.planner.compatibility import capacity_type_rejection
 from luna_autoscaler.planner.gangs import GangSpec, plan_gangs
-from luna_autoscaler.planner.types import CapacityNode, Plan, PlanRequest, Unplaced
+from luna_autoscaler.planner.types import CapacityNode, Plan, PlanRequest
 from pricing.catalog import default_region, load_catalog
+
+T = TypeVar("T")
 
 CLOUDS = ("aws", "gcp", "azure", "oci")
 SCHEMA = "luna-autoscaler/plan/v1"
@@ -54,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--region", help="region (default per cloud: " + ", ".join(f"{c} {default_region(c)}" for c in CLOUDS) + ")"
     )
+    p.add_argument(
+        "--all-pods",
+        action="store_true",
+        help="plan every pod in the files, not only those the daemon would handle (config labels/podAnnotations)",
+    )
     p.add_argument("--output", "-o", default="table", choices=("table", "json"))
     p.set_defaults(func=run)
 
@@ -61,27 +78,50 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 @dataclass(frozen=True)
 class Workload:
     pending: tuple[Pod, ...]
-    ignored: tuple[Unplaced, ...]
+    skipped: tuple[Skipped, ...]  # pods the daemon would not handle, with why
     nodes: tuple[CapacityNode, ...]
     daemonsets: tuple[DaemonSet, ...]
+    ignored_kinds: Mapping[str, int]  # objects that are neither pods, workloads, DaemonSets nor Nodes, by kind
     gangs: tuple[GangSpec, ...] = ()  # pod groups among the pending pods, each planned whole
 
 
-def load_workload(pod_files: Sequence[str], node_files: Sequence[str]) -> Workload:
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    pod: str
+    reason: str
+
+
+def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector: PodSelector | None = None) -> Workload:
+    """The pods to plan for, as the daemon would select them (`selector`: the configuration; None: every pod)."""
     pods: list[Pod] = []
     daemonsets: list[DaemonSet] = []
     pod_groups: list[PodGroup] = []
+    ignored: Counter[str] = Counter()
     for path in pod_files:
         for doc in read_documents(path):
-            if doc["kind"] == "DaemonSet":
-                daemonsets.append(daemonset_from_manifest(doc))
-            if doc["kind"] == "PodGroup" and doc.get("apiVersion") in POD_GROUP_API_VERSIONS:
-                pod_groups.append(pod_group_from_manifest(doc))
-            for manifest in expand_pods(doc, path):
-                pods.append(pod_from_manifest(manifest))
-    nodes = [node_from_manifest(doc) for path in node_files for doc in read_documents(path) if doc["kind"] == "Node"]
+            kind = doc["kind"]
+            if kind == "DaemonSet":
+                daemonsets.append(_located(path, daemonset_from_manifest, doc))
+            elif kind == "PodGroup" and doc.get("apiVersion") in POD_GROUP_API_VERSIONS:
+                pod_groups.append(_located(path, pod_group_from_manifest, doc))
+            elif not produces_pods(kind):
+                ignored[kind] += 1
+            for manifest in expand_pods(doc, source_name(path)):
+                pods.append(_located(path, pod_from_manifest, manifest))
+    nodes: list[Node] = []
+    for path in node_files:
+        for doc in read_documents(path):
+            if doc["kind"] == "Node":
+                nodes.append(_located(path, node_from_manifest, doc))
+            elif produces_pods(doc["kind"]):
+                raise ManifestError(
+                    f"{source_name(path)}: {object_name(doc)} is not a Node: --nodes takes Node objects (kubectl get "
+                    "nodes -o yaml); pods go in --pods"
+                )
+            else:
+                ignored[doc["kind"]] += 1
     if not pods:
-        raise ManifestError(f"{', '.join(pod_files)}: no pods or workloads found")
+        raise ManifestError(f"{', '.join(map(source_name, pod_files))}: no pods or workloads found")
     seen: set[str] = set()
     for pod in pods:
         if pod.key in seen:
@@ -92,11 +132,39 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str]) -> Worklo
     for p in bound:
         if p.node_name not in node_names:
             raise ManifestError(f"pod {p.key} is bound to node {p.node_name!r}, which no --nodes file defines")
-    pending = tuple(p for p in pods if not p.node_name and not p.terminal and p.annotations.get(IGNORE) != "true")
-    ignored = tuple(Unplaced(p.key, f"{IGNORE}=true") for p in pods if p.annotations.get(IGNORE) == "true")
-    found = gangs(pods, pending, pod_groups)
-    specs = tuple(GangSpec.of(g) for g in found)
-    return Workload(pending, ignored, tuple(_capacity(n, bound) for n in nodes), tuple(daemonsets), specs)
+    pending: list[Pod] = []
+    skipped: list[Skipped] = []
+    for p in pods:
+        if p.node_name or p.terminal:
+            continue
+        why = _why_skipped(p, selector)
+        if why:
+            skipped.append(Skipped(p.key, why))
+        else:
+            pending.append(p)
+    specs = tuple(GangSpec.of(g) for g in gangs(pods, tuple(pending), pod_groups))
+    return Workload(
+        tuple(pending),
+        tuple(skipped),
+        tuple(_capacity(n, bound) for n in nodes),
+        tuple(daemonsets),
+        dict(ignored),
+        specs,
+    )
+
+
+def _why_skipped(pod: Pod, selector: PodSelector | None) -> str:
+    if selector is None:  # --all-pods: only what no daemon may ever touch
+        return f"{IGNORE}=true" if pod.annotations.get(IGNORE, "").lower() == "true" else ""
+    return why_not_selected(pod, selector.labels, selector.pod_annotations)
+
+
+def _located(path: str, read: Callable[[Mapping[str, Any]], T], doc: Mapping[str, Any]) -> T:
+    """`read(doc)`, with the file named in front of its error (`pods.yaml: Pod default/x: ... cpu: '2x' ...`)."""
+    try:
+        return read(doc)
+    except ManifestError as e:
+        raise ManifestError(f"{source_name(path)}: {e}") from e
 
 
 def _capacity(node: Node, bound: Sequence[Pod]) -> CapacityNode:
@@ -120,7 +188,7 @@ def plan_on(catalog: Catalog, workload: Workload, config: Config) -> Plan:
     return plan_gangs(request, workload.gangs if config.gangs.enabled else ()).plan
 
 
-def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -> dict[str, Any]:
+def plan_document(catalog: Catalog, result: Plan, skipped: Sequence[Skipped]) -> dict[str, Any]:
     """The JSON contract of docs/plan-json.md for one cloud."""
     return {
         "schema": SCHEMA,
@@ -146,9 +214,8 @@ def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -
             for n in result.new_nodes
         ],
         "existing": [{"pod": pod, "node": node} for pod, node in sorted(result.on_existing.items())],
-        "unplaced": [
-            {"pod": u.pod, "reason": u.reason, "rejections": dict(u.rejections)} for u in (*result.unplaced, *ignored)
-        ],
+        "unplaced": [{"pod": u.pod, "reason": u.reason, "rejections": dict(u.rejections)} for u in result.unplaced],
+        "skipped": [{"pod": s.pod, "reason": s.reason} for s in skipped],
         "total_price_usd_per_hour": result.total_price_usd_per_hour,
         "catalog": {"source": catalog.provenance.source, "as_of": catalog.provenance.as_of.isoformat()},
         # The MIG manager configuration of the custom layouts the plan uses (docs/gpus.md); empty when none.
@@ -160,6 +227,9 @@ def _resources(r: Resources) -> str:
     parts = [format_cpu(r.cpu_millis) + " cpu", format_memory(r.memory_bytes)]
     parts += [f"{v} {k.rsplit('/', 1)[-1]}" for k, v in r.gpu_resources().items()]
     return ", ".join(parts)
+
+
+SPOT_ONLY = capacity_type_rejection(CapacityType.SPOT, (CapacityType.ON_DEMAND,))
 
 
 def render_table(doc: Mapping[str, Any], result: Plan) -> str:
@@ -186,24 +256,50 @@ def render_table(doc: Mapping[str, Any], result: Plan) -> str:
             lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
         if any(n.offering.price_estimated for n in result.new_nodes):
             lines.append("* spot price estimated from spotPriceRatioEstimate (no observed spot price in the catalog)")
+    elif result.unplaced:
+        lines.append("No new nodes: no offering can take the pods below.")
     else:
         lines.append("No new nodes needed.")
     if result.on_existing:
-        lines.append(f"{len(result.on_existing)} pods fit on existing or in-flight nodes.")
+        lines.append(f"{counted(len(result.on_existing), 'pod')} fit on existing or in-flight nodes.")
     unplaced = doc["unplaced"]
     if unplaced:
         lines.append(f"Unplaced pods ({len(unplaced)}):")
         lines += [f"  {u['pod']}: {u['reason']}" for u in unplaced]
-    lines.append(f"Total: {len(result.new_nodes)} nodes, ${doc['total_price_usd_per_hour']:.4f}/h")
+        on_spot = sum(1 for u in result.unplaced if u.rejections.get(SPOT_ONLY))
+        if on_spot:
+            lines.append(
+                f"  {counted(on_spot, 'pod')} would fit on spot; set defaultOfferings (e.g. spot,on-demand) or the "
+                f"pod's {OFFERINGS_ANNOTATION} annotation"
+            )
+    skipped = doc["skipped"]
+    if skipped:
+        why = Counter(s["reason"] for s in skipped)
+        lines.append(f"Skipped {counted(len(skipped), 'pod')} the daemon would not handle (--all-pods plans them):")
+        lines += [f"  {n} {reason}" for reason, n in why.most_common()]
+    lines.append(f"Total: {counted(len(result.new_nodes), 'node')}, ${doc['total_price_usd_per_hour']:.4f}/h")
     return "\n".join(lines)
 
 
-def _comparison_line(doc: Mapping[str, Any]) -> str:
-    price = doc["total_price_usd_per_hour"]
-    return (
-        f"  {doc['cloud']:<6} {doc['region']:<16} {len(doc['nodes']):>4} nodes  ${price:>10.4f}/h"
-        f"  {len(doc['unplaced'])} unplaced"
-    )
+CHEAPEST_RULE = "fewest unplaced pods first, then the lowest $/h"
+
+
+def cheapest(docs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The plan that places the most pods, then costs least: prices of different sets of pods do not compare."""
+    return min(docs, key=lambda d: (len(d["unplaced"]), d["total_price_usd_per_hour"]))
+
+
+def render_comparison(docs: Sequence[Mapping[str, Any]]) -> str:
+    best = cheapest(docs)
+    lines = [f"Comparison (cheapest: {CHEAPEST_RULE}):"]
+    for d in docs:
+        price = d["total_price_usd_per_hour"]
+        mark = "*" if d is best else " "
+        lines.append(
+            f"{mark} {d['cloud']:<6} {d['region']:<16} {counted(len(d['nodes']), 'node'):>9}  {f'${price:.4f}/h':>13}"
+            f"  {len(d['unplaced'])} unplaced" + ("  <- cheapest" if d is best else "")
+        )
+    return "\n".join(lines)
 
 
 def _pod_list(pods: Sequence[str], limit: int = 3) -> str:
@@ -218,23 +314,28 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: cannot read: {e.strerror or e}") from None
     if args.cloud == "all" and args.region:
         raise ConfigError("--region cannot be combined with --cloud all (each cloud uses its default region)")
-    workload = load_workload(args.pods, args.nodes)
+    workload = load_workload(args.pods, args.nodes, None if args.all_pods else config)
+    for kind, n in sorted(workload.ignored_kinds.items()):
+        print(
+            f"luna-autoscaler plan: warning: ignored {counted(n, kind + ' object')} (neither pods, workloads, "
+            "DaemonSets nor Nodes)",
+            file=sys.stderr,
+        )
     clouds = CLOUDS if args.cloud == "all" else (args.cloud,)
     results = []
     for cloud in clouds:
         catalog = load_catalog(cloud, args.region)
         results.append((catalog, plan_on(catalog, workload, config)))
-    docs = [plan_document(c, r, workload.ignored) for c, r in results]
+    docs = [plan_document(c, r, workload.skipped) for c, r in results]
     if args.output == "json":
         if len(docs) == 1:
             out: dict[str, Any] = docs[0]
         else:
-            cheapest = min(docs, key=lambda d: (len(d["unplaced"]), d["total_price_usd_per_hour"]))
-            out = {"schema": SCHEMA + "/compare", "plans": docs, "cheapest": cheapest["cloud"]}
+            out = {"schema": SCHEMA + "/compare", "plans": docs, "cheapest": cheapest(docs)["cloud"]}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         tables = [render_table(d, r) for d, (_, r) in zip(docs, results, strict=True)]
         if len(docs) > 1:
-            tables.append("\n".join(["Comparison:", *(_comparison_line(d) for d in docs)]))
+            tables.append(render_comparison(docs))
         sys.stdout.write("\n\n".join(tables) + "\n")
     return 0

@@ -1,6 +1,9 @@
 """`luna-autoscaler run`: the daemon. Composes the Kubernetes adapter, a provider, the reconcile loop, leader
 election and the health/metrics server, then runs until SIGTERM.
 
+Before anything waits on a cluster, a pre-flight checks the provider (cli/providers.py), the flags and one call to
+the API server, so a wrong name, a missing SDK extra or a dead kubeconfig is one line on stderr within seconds.
+
 `--once` runs a single cycle (no batching wait, no leader election) and prints what it did; with `--dry-run` it
 prints what it would do and touches nothing, which is how an operator checks a new configuration against a live
 cluster before letting it act. SIGTERM and SIGINT stop the loop between cycles or between two cloud calls, never
@@ -21,15 +24,15 @@ from types import FrameType
 import structlog
 from prometheus_client import REGISTRY
 
-from luna_autoscaler.cli.providers import provider_factory
+from luna_autoscaler.cli.providers import preflight
 from luna_autoscaler.config import Config, config_from_yaml, duration_seconds
 from luna_autoscaler.errors import ConfigError
-from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, connect
+from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, check_reachable, connect
 from luna_autoscaler.kube.clock import utc_now
 from luna_autoscaler.observability.health import Health, HealthServer
 from luna_autoscaler.observability.logging import configure_logging
 from luna_autoscaler.observability.metrics import Metrics
-from luna_autoscaler.ports import Leadership, ProviderContext
+from luna_autoscaler.ports import Leadership, ProviderContext, ProviderFactory
 from luna_autoscaler.reconcile import AlwaysLeader, CycleReport, Daemon, Reconciler
 
 log = structlog.get_logger("luna_autoscaler.cli")
@@ -101,10 +104,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(level=args.log_level, json=args.log_format == "json")
+    # The pre-flight: what a new user gets wrong first is checked first, each in seconds, with one line to act on,
+    # before anything waits on a cluster: the provider (declared, SDK extra, importable, its own checks), the
+    # flags, the local config, then one short call to the API server.
+    factory = preflight(args.provider, os.environ)
     if not args.cluster_name:
         raise ConfigError("--cluster-name is required (or set LUNA_CLUSTER_NAME): it tags the instances we own")
     local_config = _local_config(args.config)
     api = connect(args.kubeconfig, context=args.context)
+    check_reachable(api)
     elector = None
     if args.leader_elect and not args.once:
         elector = LeaseElector(api, ElectionSettings(namespace=args.namespace))
@@ -112,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     with _stopping_on_signals(stop):
         cluster = KubeCluster(api, KubeSettings(config_map_namespace=args.namespace)).start()
         try:
-            return _run(args, cluster, elector, local_config, stop)
+            return _run(args, cluster, elector, local_config, stop, factory=factory)
         finally:
             cluster.stop()
 
@@ -123,13 +131,14 @@ def _run(
     elector: LeaseElector | None,
     local_config: Config | None,
     stop: threading.Event,
+    *,
+    factory: ProviderFactory,
 ) -> int:
     """After the cache has synced: build the provider and the loop, then one cycle (--once) or the daemon."""
     if not cluster.wait_for_sync(SYNC_TIMEOUT_SECONDS):
         problems = "; ".join(f"{k}: {v}" for k, v in cluster.problems().items()) or "no answer"
         raise ConfigError(f"the cluster cache did not sync within {SYNC_TIMEOUT_SECONDS:.0f}s ({problems})")
     config = cluster.config() or local_config or Config()
-    factory = provider_factory(args.provider)
     metrics = Metrics()  # the provider's own collectors (e.g. AWS price age) join the loop's on /metrics
     context = ProviderContext(
         config=config, cluster_name=args.cluster_name, clock=utc_now, metrics_registry=metrics.registry

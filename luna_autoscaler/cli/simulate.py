@@ -13,8 +13,15 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
 from luna_autoscaler.cli.providers import provider_factory
 from luna_autoscaler.config import provider_sections
@@ -22,13 +29,13 @@ from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.observability.logging import configure_logging
 from luna_autoscaler.ports import Clock, NodeProvider, ProviderContext
-from luna_autoscaler.simulation.engine import Simulation
+from luna_autoscaler.simulation.engine import Progress, Simulation
 from luna_autoscaler.simulation.report import summary_text, write_report
 from luna_autoscaler.simulation.results import Comparison, RunResult
 from luna_autoscaler.simulation.scenario import load_scenario
 from pricing.catalog import load_catalog
 
-DEFAULT_REPORT = "luna-simulation-report.html"
+DEFAULT_REPORT = "luna-simulation/report.html"  # its own directory (git-ignored), never loose in a checkout
 SIMULATED_PROVIDER = "fake"
 
 
@@ -49,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--cloud", help="cloud whose catalog prices the run (default: the scenario's)")
     p.add_argument("--region", help="region of that cloud (default: the scenario's, else the cloud's default)")
     p.add_argument(
-        "--report", default=DEFAULT_REPORT, metavar="PATH", help=f"HTML report to write (default ./{DEFAULT_REPORT})"
+        "--report", default=DEFAULT_REPORT, metavar="PATH", help=f"HTML report to write (default: ./{DEFAULT_REPORT})"
     )
     p.add_argument("--no-report", action="store_true", help="do not write the report")
     p.add_argument(
@@ -77,7 +84,7 @@ class Job:
     offerings: tuple[CapacityType, ...] | None = None  # overrides defaultOfferings (the baseline)
 
 
-def simulate(job: Job) -> tuple[RunResult, Catalog]:
+def simulate(job: Job, progress: Progress | None = None) -> tuple[RunResult, Catalog]:
     """Load the scenario and its catalog, build the fake provider by its entry point, run the loop once."""
     configure_logging(level=job.log_level, json=False)
     scenario = load_scenario(job.scenario, hours=job.hours, seed=job.seed, cloud=job.cloud)
@@ -105,7 +112,33 @@ def simulate(job: Job) -> tuple[RunResult, Catalog]:
             )
         return provider
 
-    return Simulation(scenario, make_provider, config=config).run(), catalog
+    simulation = Simulation(scenario, make_provider, config=config, progress=progress)
+    clock = simulation.clock  # the loop's log lines carry simulated time, the report's time axis
+    configure_logging(level=job.log_level, json=False, timestamp=lambda: f"sim {clock.seconds / 3600:.3f}h")
+    return simulation.run(), catalog
+
+
+@contextmanager
+def progress_bar(hours: float, console: Console | None = None) -> Iterator[Progress | None]:
+    """A progress bar (simulated hours, pods served so far) on a terminal; None, and no output, elsewhere."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.fields[hours]}"),
+        TextColumn("pods served {task.fields[served]}"),
+        TimeElapsedColumn(),
+    )
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("simulate", total=hours * 3600, hours=f"0/{hours:g} h", served="0/0")
+
+        def update(seconds: float, served: int, arrived: int) -> None:
+            bar.update(task, completed=seconds, hours=f"{seconds / 3600:.1f}/{hours:g} h", served=f"{served}/{arrived}")
+
+        yield update
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,15 +149,16 @@ def run(args: argparse.Namespace) -> int:
     baseline = None
     if not args.no_baseline and scenario.config.default_offerings != (CapacityType.ON_DEMAND,):
         baseline = dataclasses.replace(job, offerings=(CapacityType.ON_DEMAND,))
-    if baseline is not None and (os.cpu_count() or 1) > 1:
-        # The all-on-demand run is independent: on a machine with a spare core it costs no extra wall time.
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(simulate, baseline)
-            result, catalog = simulate(job)
-            on_demand: RunResult | None = pending.result()[0]
-    else:
-        result, catalog = simulate(job)
-        on_demand = simulate(baseline)[0] if baseline is not None else None
+    with progress_bar(scenario.hours) as progress:
+        if baseline is not None and (os.cpu_count() or 1) > 1:
+            # The all-on-demand run is independent: on a machine with a spare core it costs no extra wall time.
+            with ProcessPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(simulate, baseline)
+                result, catalog = simulate(job, progress)
+                on_demand: RunResult | None = pending.result()[0]
+        else:
+            result, catalog = simulate(job, progress)
+            on_demand = simulate(baseline)[0] if baseline is not None else None
     if on_demand is None and not args.no_baseline:
         on_demand = result  # the scenario is all on-demand already: it is its own baseline
     comparison = Comparison(
@@ -141,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     report = None
     if not args.no_report:
         try:
+            if args.report == DEFAULT_REPORT:
+                Path(DEFAULT_REPORT).parent.mkdir(exist_ok=True)
             report = str(write_report(comparison, args.report))
         except OSError as e:
             raise ConfigError(f"--report {args.report}: cannot write: {e.strerror or e}") from None

@@ -9,7 +9,7 @@ CLI, and `API_CALLS` for RBAC. Draining is the reconcile loop's (luna_autoscaler
 
 from luna_autoscaler.kube.cache import NotSynced
 from luna_autoscaler.kube.cluster import KubeCluster, KubeSettings
-from luna_autoscaler.kube.connection import connect
+from luna_autoscaler.kube.connection import check_reachable, connect
 from luna_autoscaler.kube.leader import ElectionSettings, LeaseElector
 from luna_autoscaler.kube.permissions import API_CALLS, ApiCall
 from luna_autoscaler.kube.reflector import WatchSettings
@@ -26,5 +26,6 @@ __all__ = [
     "LeaseElector",
     "NotSynced",
     "WatchSettings",
+    "check_reachable",
     "connect",
 ]

@@ -13,6 +13,7 @@ with urllib3's own retries limited to connecting (see below).
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,10 +25,12 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import load_kube_config
 
 from luna_autoscaler.errors import ConfigError
+from luna_autoscaler.kube.rest import CALL_ERRORS, classify, parse_json
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 POOL_SIZE = 16  # five watch streams, the loop's calls, the elector, Events
+PROBE_TIMEOUT_SECONDS = 5.0  # a live API server answers /version in milliseconds; a dead one should not cost more
 
 
 def _source(kubeconfig: str | None, environ: Mapping[str, str], service_account_dir: Path) -> tuple[str, str | None]:
@@ -79,3 +82,56 @@ def connect(
         total=3, connect=3, read=0, status=0, other=0, redirect=0, respect_retry_after_header=False
     )
     return k8s.ApiClient(configuration)
+
+
+def check_reachable(api: k8s.ApiClient, *, timeout_seconds: float = PROBE_TIMEOUT_SECONDS) -> str:
+    """The API server's version (`GET /version`), asked once, with a short timeout and no retries.
+
+    The daemon's watches retry an unreachable server for as long as the cache may take to sync, which is right for
+    a server that blips and wrong for a kubeconfig that points at nothing: this says so in one line, in seconds.
+    ConfigError naming the server when it does not answer, rejects our credentials (401) or is not a Kubernetes API
+    server (404).
+    """
+    configuration = copy.deepcopy(api.configuration)
+    configuration.retries = False
+    probe = k8s.ApiClient(configuration)
+    try:
+        # VersionApi alone: the client builds its API classes lazily and the full set costs seconds to import.
+        response: urllib3.BaseHTTPResponse = k8s.VersionApi(probe).get_code(  # type: ignore[assignment]
+            _preload_content=False, _request_timeout=timeout_seconds
+        )
+        try:
+            body = parse_json(response.data)
+        finally:
+            response.release_conn()
+    except CALL_ERRORS as raw:
+        e = classify(raw, "GET /version")
+        if e.status == 401:
+            raise ConfigError(
+                f"the Kubernetes API server {configuration.host} rejected our credentials (HTTP 401): check the "
+                "kubeconfig's user or the service account token"
+            ) from e
+        if e.status is None:
+            raise ConfigError(
+                f"cannot reach the Kubernetes API server {configuration.host} within {timeout_seconds:g}s "
+                f"({_root_cause(raw)}): check the kubeconfig's server address and that the cluster is up"
+            ) from e
+        if e.status == 404:
+            raise ConfigError(
+                f"{configuration.host} answers, but not as a Kubernetes API server (GET /version: HTTP 404): check "
+                "the kubeconfig's server address"
+            ) from e
+        return ""  # it answered (403: anonymous /version forbidden; 5xx: unwell): the daemon's retries take over
+    finally:
+        probe.close()  # type: ignore[no-untyped-call]
+    return str(body.get("gitVersion", "")) if isinstance(body, Mapping) else ""
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost OS-level reason (`[Errno 111] Connection refused`, `timed out`), not urllib3's wrapping."""
+    cause: BaseException = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(cause) or type(cause).__name__

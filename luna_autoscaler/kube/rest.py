@@ -89,7 +89,7 @@ def classify(error: Exception, what: str) -> KubeApiError:
     return KubeApiError(f"{what}: {type(error).__name__}: {error}", status=None)
 
 
-_CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError)
+CALL_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError)
 
 
 def parse_json(data: bytes) -> Any:
@@ -141,7 +141,7 @@ class Rest:
             finally:
                 response.release_conn()
             return parse_json(data) if data else None
-        except _CALL_ERRORS as e:
+        except CALL_ERRORS as e:
             raise classify(e, what) from e
 
     def call(self, what: str, call: Callable[..., Any], *args: Any, retry_throttled: bool = True, **kwargs: Any) -> Any:
@@ -175,6 +175,6 @@ class Rest:
                 _request_timeout=(self.policy.timeout_seconds, read_timeout_seconds),
                 **kwargs,
             )
-        except _CALL_ERRORS as e:
+        except CALL_ERRORS as e:
             raise classify(e, what) from e
         return response

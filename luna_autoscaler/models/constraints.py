@@ -63,19 +63,21 @@ def _csv(value: str) -> list[str]:
 
 
 def parse_offerings(value: str, *, what: str) -> tuple[CapacityType, ...]:
-    """`spot`, `on-demand`, `spot,on-demand` (order = preference). Raises ValueError saying why."""
+    """`spot`, `on-demand`, `spot,on-demand` (order = preference). Raises ValueError saying why, prefixed with
+    `what` unless it is empty (a caller whose errors are already located, such as a config field)."""
+    where = f"{what}: " if what else ""
     items = _csv(value.lower())
     if not items:
-        raise ValueError(f"{what}: empty (expected spot, on-demand or spot,on-demand)")
+        raise ValueError(f"{where}empty (expected spot, on-demand or spot,on-demand)")
     out: list[CapacityType] = []
     for item in items:
         normalised = {"ondemand": "on-demand", "on_demand": "on-demand"}.get(item, item)
         try:
             ct = CapacityType(normalised)
         except ValueError:
-            raise ValueError(f"{what}: unknown offering {item!r} (expected spot or on-demand)") from None
+            raise ValueError(f"{where}unknown offering {item!r} (expected spot or on-demand)") from None
         if ct in out:
-            raise ValueError(f"{what}: {item!r} is listed twice")
+            raise ValueError(f"{where}{item!r} is listed twice")
         out.append(ct)
     return tuple(out)
 

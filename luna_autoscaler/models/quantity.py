@@ -86,12 +86,12 @@ def integer_units(value: str | int | float, *, resource: str) -> int:
 
 
 def format_memory(memory_bytes: int) -> str:
-    """A short human form for tables: the largest binary unit that divides the value, else decimal GiB."""
-    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if memory_bytes >= size and memory_bytes % size == 0:
-            return f"{memory_bytes // size}{suffix}"
-    if memory_bytes >= 2**30:
-        return f"{memory_bytes / 2**30:.1f}Gi"
+    """A short human form for tables, one unit per magnitude so that a column reads evenly (never `203234Mi`
+    next to `202.2Gi`): the largest binary unit not above the value, whole or with one decimal (`198.5Gi`)."""
+    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
+        if memory_bytes >= size or (suffix == "Mi" and memory_bytes >= 2**10):
+            value = memory_bytes / size
+            return f"{value:.0f}{suffix}" if memory_bytes % size == 0 else f"{value:.1f}{suffix}"
     return str(memory_bytes)
 
 

@@ -51,6 +51,18 @@ def is_selected(pod: Pod, labels: Mapping[str, str], annotations: Mapping[str, s
     return _any_matches(labels, pod.labels) or _any_matches(annotations, pod.annotations)
 
 
+def why_not_selected(pod: Pod, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """ "" if `is_selected`, else why not, in the configuration's words (`plan` reports the pods it skips)."""
+    if is_selected(pod, labels, annotations):
+        return ""
+    if pod.deleting:
+        return "being deleted"
+    if pod.annotations.get(IGNORE, "").lower() == "true":
+        return f"{IGNORE}=true"
+    wanted = [f"label {k}={v}" for k, v in labels.items()] + [f"annotation {k}={v}" for k, v in annotations.items()]
+    return "not selected: has none of " + ", ".join(wanted) + " (config labels/podAnnotations)"
+
+
 def select_pods(pods: Iterable[Pod], selector: PodSelector) -> PodSelection:
     """Split the cluster's pods into those that need a node and those that only get a cost estimate.
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import structlog
 
@@ -17,8 +19,21 @@ def _stderr_logger(*args: object) -> structlog.PrintLogger:
     return structlog.PrintLogger(sys.stderr)
 
 
-def configure_logging(*, level: str = "info", json: bool = True) -> None:
+def _stamped_by(timestamp: Callable[[], str]) -> structlog.typing.Processor:
+    def stamp(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["timestamp"] = timestamp()
+        return event
+
+    return stamp
+
+
+def configure_logging(*, level: str = "info", json: bool = True, timestamp: Callable[[], str] | None = None) -> None:
+    """`timestamp`: what stamps each line instead of the wall clock's UTC time (the simulation's time, so that its
+    decisions line up with the report's time axis)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    stamp: structlog.typing.Processor = (
+        structlog.processors.TimeStamper(fmt="iso", utc=True) if timestamp is None else _stamped_by(timestamp)
+    )
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -26,7 +41,7 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,

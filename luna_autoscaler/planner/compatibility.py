@@ -21,6 +21,7 @@ from enum import IntEnum
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.mig import all_profile_names
 from luna_autoscaler.models.pod import DaemonSet
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, NVIDIA_MIG_PREFIX, ZERO, Resources
@@ -59,6 +60,12 @@ class Rejection:
 
 def _names(values: Iterable[str]) -> str:
     return "[" + ",".join(sorted(values)) + "]"
+
+
+def capacity_type_rejection(offered: CapacityType, allowed: Iterable[CapacityType]) -> str:
+    """Why an offering of `offered` capacity is refused to a pod allowing only `allowed`. Checked last, so an
+    offering refused for this reason satisfies everything else: `plan` counts the pods spot alone would place."""
+    return f"capacity type {offered.value} not in {_names(allowed)}"
 
 
 class Compatibility:
@@ -232,9 +239,7 @@ class Compatibility:
         if max_cost is not None and offering.price_usd_per_hour > max_cost:
             return Rejection(Stage.OFFERING, f"over max cost {max_cost:.2f}")
         if offering.capacity_type not in sig.capacity_types:
-            return Rejection(
-                Stage.OFFERING, f"capacity type {offering.capacity_type.value} not in {_names(sig.capacity_types)}"
-            )
+            return Rejection(Stage.OFFERING, capacity_type_rejection(offering.capacity_type, sig.capacity_types))
         if purchasable.excluded is not None:
             return Rejection(Stage.OFFERING, purchasable.excluded)
         return None

@@ -37,6 +37,9 @@ from luna_autoscaler.simulation.scenario import Arrival, Scenario
 ProviderMaker = Callable[[Clock], NodeProvider]
 """Builds the provider the simulated cloud wraps (the fake provider), on the simulation's clock."""
 
+Progress = Callable[[float, int, int], None]
+"""Told after every reconcile cycle: (simulated seconds so far, trace pods served so far, trace pods arrived)."""
+
 
 class SimulatedClock:
     """A `Clock` that only moves when the simulation says so."""
@@ -94,8 +97,10 @@ class Simulation:
         make_provider: ProviderMaker,
         *,
         config: Config | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.scenario = scenario
+        self._progress = progress
         self.config = config or scenario.config  # the scenario's, or a variant of it (the all-on-demand baseline)
         self.label = ",".join(c.value for c in self.config.default_offerings)
         self.clock = SimulatedClock(scenario.start)
@@ -123,6 +128,7 @@ class Simulation:
         self._sequence = itertools.count()
         self._works: dict[str, _Work] = {}  # live ones, by the current pod key
         self._arrived: list[_Work] = []
+        self._served = 0  # of _arrived, those that ran at least once
         self._node_of: dict[str, str] = {}  # instance id → node name
         self._machine_of: dict[str, Machine] = {}  # node name → machine
         self._pending_seconds: list[float] = []
@@ -143,6 +149,7 @@ class Simulation:
             return  # a DaemonSet pod
         now = self.clock.seconds
         self._pending_seconds.append((at - (pod.created_at or at)).total_seconds())
+        self._served += not work.served
         work.bound_at, work.served = now, True
         self._push(now + work.remaining_seconds, _Event.FINISH, f"{work.incarnation}|{pod.key}")
 
@@ -208,6 +215,8 @@ class Simulation:
                 self.cluster.lose_node(node)
         self.cluster.schedule()
         self._sample()
+        if self._progress is not None:
+            self._progress(self.clock.seconds, self._served, len(self._arrived))
 
     def _apply(self, kind: _Event, payload: str) -> None:
         if kind is _Event.ARRIVE:
@@ -343,7 +352,7 @@ class Simulation:
             samples=tuple(self._samples),
             pending_seconds=tuple(self._pending_seconds),
             pods_arrived=len(self._arrived),
-            pods_served=sum(1 for w in self._arrived if w.served),
+            pods_served=self._served,
             pods_completed=sum(1 for w in self._arrived if w.done),
             pods_never_served=sum(1 for w in self._arrived if not w.served),
             pods_disrupted=dict(self._disrupted),

@@ -28,6 +28,8 @@ COLOURS = {
     "run": "#5aa469",
     "static": "#7b5ea7",
 }
+DASHED, DOTTED = "8 4", "2 3"
+HEADROOM = 1.1  # the highest value sits below the top edge (a flat line at the peak stays visible)
 
 
 def duration(seconds: float | None) -> str:
@@ -50,7 +52,7 @@ def _share(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction * 100:.0f} %"
 
 
-def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
+def _rows(comparison: Comparison) -> list[tuple[str, ...]]:
     """(figure, the run, all on-demand, static cluster) rows of the summary table."""
     run, od = comparison.run, comparison.on_demand
     static = comparison.static_cost_usd()
@@ -58,7 +60,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
     def both(f: Callable[[RunResult], object]) -> tuple[str, str]:
         return str(f(run)), str(f(od)) if od is not None else "-"
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         ("pods served", *both(lambda r: f"{r.pods_served}/{r.pods_arrived}"), "-"),
         ("pods completed", *both(lambda r: r.pods_completed), "-"),
         ("time pending p50", *both(lambda r: duration(r.pending_percentile(50))), "-"),
@@ -84,7 +86,22 @@ def _rows(comparison: Comparison) -> list[tuple[str, str, str, str]]:
         ("pods disrupted", *both(lambda r: sum(r.pods_disrupted.values())), "-"),
         ("safety violations", *both(lambda r: len(r.violations)), "-"),
     ]
+    if od is None:  # --no-baseline: nothing to compare with, so no empty columns
+        return [(figure, value) for figure, value, _, _ in rows if figure != "this run saves"]
     return rows
+
+
+def _header(comparison: Comparison) -> tuple[str, ...]:
+    columns = ("", f"this run ({comparison.run.label})", "all on-demand", "static cluster")
+    return columns if comparison.on_demand is not None else columns[:2]
+
+
+REASONS_SHOWN = 5  # in the terminal summary; the report lists every reason
+
+
+def unserved_reasons(run: RunResult) -> list[tuple[int, str]]:
+    """Why trace pods never ran, grouped by the loop's own explanation, most pods first."""
+    return sorted(((n, why) for why, n in run.never_served_why.items()), key=lambda t: (-t[0], t[1]))
 
 
 def summary_text(comparison: Comparison, report_path: str | None, *, elapsed_seconds: float) -> str:
@@ -96,24 +113,30 @@ def summary_text(comparison: Comparison, report_path: str | None, *, elapsed_sec
         f"Workload: {comparison.workload}",
         f"{comparison.cloud} {comparison.region}, prices: {comparison.catalog}",
     ]
-    columns = ("", f"this run ({run.label})", "all on-demand", "static cluster")
-    rows = [columns, *_rows(comparison)]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    rows = [_header(comparison), *_rows(comparison)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = [
         "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in rows
     ]
-    notes = [
-        "static cluster: a fixed cluster as large as the all-on-demand run's peak, at on-demand prices "
-        "for the whole run.",
-    ]
+    notes = (
+        [
+            "static cluster: a fixed cluster as large as the all-on-demand run's peak, at on-demand prices "
+            "for the whole run."
+        ]
+        if od is not None
+        else []
+    )
     if run.violations:
         notes.append(f"SAFETY: {len(run.violations)} violations, first: {run.violations[0]}")
     if run.cycle_errors:
         notes.append(f"{run.cycle_errors} of {run.cycles} reconcile cycles failed, first: {run.first_cycle_error}")
     if run.pods_never_served:
         notes.append(f"{run.pods_never_served} pods never ran; why, from the loop's NotTriggerScaleUp Events:")
-        notes += [f"  {count} x {why}" for why, count in list(run.never_served_why.items())[:3]]
+        reasons = unserved_reasons(run)
+        notes += [f"  {count} x {why}" for count, why in reasons[:REASONS_SHOWN]]
+        if len(reasons) > REASONS_SHOWN:
+            notes.append(f"  ... {len(reasons) - REASONS_SHOWN} more reasons in the report")
     if report_path:
         notes.append(f"Report: {report_path}")
     return "\n".join([*header, "", *table, "", *notes])
@@ -127,7 +150,7 @@ class Series:
     name: str
     colour: str
     points: tuple[tuple[float, float], ...]  # (hours, value), a step function
-    dashed: bool = False
+    dash: str = ""  # SVG stroke-dasharray; lines on one chart get different ones so they tell apart in grey too
 
 
 def _steps(samples: Sequence[Sample], value: Callable[[Sample], float]) -> tuple[tuple[float, float], ...]:
@@ -165,7 +188,7 @@ def svg_chart(title: str, series: Sequence[Series], hours: float, unit: str, *, 
     """A step chart (stacked areas if `stacked`) over `hours` of simulated time."""
     if stacked:
         series = _stack(series)
-    top = max((v for s in series for _, v in s.points), default=0.0)
+    top = max((v for s in series for _, v in s.points), default=0.0) * HEADROOM
     step = _nice_step(top)
     y_max = max(step, math.ceil(top / step) * step)
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
@@ -201,16 +224,25 @@ def svg_chart(title: str, series: Sequence[Series], hours: float, unit: str, *, 
                 f"<title>{html.escape(s.name)}</title></path>"
             )
         else:
-            dash = ' stroke-dasharray="6 4"' if s.dashed else ""
+            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
             out.append(
                 f'<path d="{path}" fill="none" stroke="{s.colour}" stroke-width="1.6"{dash}>'
                 f"<title>{html.escape(s.name)}</title></path>"
             )
     legend_x = MARGIN_LEFT
     for s in series:
-        out.append(f'<rect x="{legend_x}" y="{HEIGHT - 14}" width="10" height="10" fill="{s.colour}"/>')
-        out.append(f'<text x="{legend_x + 14}" y="{HEIGHT - 5}">{html.escape(s.name)}</text>')
-        legend_x += 24 + 7 * len(s.name)
+        if stacked:
+            out.append(f'<rect x="{legend_x}" y="{HEIGHT - 14}" width="10" height="10" fill="{s.colour}"/>')
+            text_x = legend_x + 14
+        else:  # a sample of the line itself, dashes included
+            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+            out.append(
+                f'<line x1="{legend_x}" x2="{legend_x + 22}" y1="{HEIGHT - 9}" y2="{HEIGHT - 9}" '
+                f'stroke="{s.colour}" stroke-width="2"{dash}/>'
+            )
+            text_x = legend_x + 26
+        out.append(f'<text x="{text_x}" y="{HEIGHT - 5}">{html.escape(s.name)}</text>')
+        legend_x = text_x + 10 + 7 * len(s.name)
     out.append("</svg>")
     return "\n".join(out)
 
@@ -223,7 +255,7 @@ def _stack(series: Sequence[Series]) -> list[Series]:
     for s in series:
         values = _sample_steps(s.points, times)
         total = {t: below[t] + v for t, v in zip(times, values, strict=True)}
-        stacked.append(Series(s.name, s.colour, tuple((t, total[t]) for t in times), s.dashed))
+        stacked.append(Series(s.name, s.colour, tuple((t, total[t]) for t in times), s.dash))
         below = total
     return stacked
 
@@ -240,13 +272,14 @@ def _sample_steps(points: Sequence[tuple[float, float]], times: Sequence[float])
 
 def charts(comparison: Comparison) -> list[str]:
     run, od = comparison.run, comparison.on_demand
+    node_series = [
+        Series("on-demand", COLOURS["on-demand"], _steps(run.samples, lambda s: s.nodes_on_demand)),
+        Series("spot", COLOURS["spot"], _steps(run.samples, lambda s: s.nodes_spot)),
+        Series("launching", COLOURS["launching"], _steps(run.samples, lambda s: s.launching)),
+    ]
     nodes = svg_chart(
         f"Nodes the autoscaler owns ({run.label})",
-        [
-            Series("on-demand", COLOURS["on-demand"], _steps(run.samples, lambda s: s.nodes_on_demand)),
-            Series("spot", COLOURS["spot"], _steps(run.samples, lambda s: s.nodes_spot)),
-            Series("launching", COLOURS["launching"], _steps(run.samples, lambda s: s.launching)),
-        ],
+        [s for s in node_series if any(v for _, v in s.points)],  # no legend entry for a kind never bought
         run.hours,
         "nodes",
         stacked=True,
@@ -265,10 +298,10 @@ def charts(comparison: Comparison) -> list[str]:
     ]
     if od is not None:
         cost_series.append(
-            Series("all on-demand", COLOURS["baseline"], _steps(od.samples, lambda s: s.cost_usd_per_hour), dashed=True)
+            Series("all on-demand", COLOURS["baseline"], _steps(od.samples, lambda s: s.cost_usd_per_hour), dash=DASHED)
         )
         peak = od.peak_cost_usd_per_hour()
-        cost_series.append(Series("static cluster", COLOURS["static"], ((0.0, peak), (od.hours, peak)), dashed=True))
+        cost_series.append(Series("static cluster", COLOURS["static"], ((0.0, peak), (od.hours, peak)), dash=DOTTED))
     cost = svg_chart("Cluster cost per hour", cost_series, run.hours, "$/h")
     return [nodes, pods, cost]
 
@@ -308,7 +341,8 @@ def _machines(run: RunResult) -> str:
 
 def html_report(comparison: Comparison) -> str:
     run, od = comparison.run, comparison.on_demand
-    summary = _table(("", f"this run ({run.label})", "all on-demand", "static cluster"), _rows(comparison))
+    summary = _table(_header(comparison), _rows(comparison))
+    reasons = unserved_reasons(run)
     problems = [f"<li>{html.escape(v)}</li>" for v in run.violations[:50]]
     errors = sorted(run.launch_errors.items(), key=lambda kv: -kv[1])
     events = sorted(run.events.items(), key=lambda kv: -kv[1])
@@ -333,6 +367,13 @@ def html_report(comparison: Comparison) -> str:
         "whole run. Costs include the static system nodes the autoscaler does not own.</p>",
         "<h2>Over time</h2>",
         *charts(comparison),
+        "<h2>Pods that never ran</h2>",
+        (
+            f"<p>{run.pods_never_served} of {run.pods_arrived} pods never ran. Why, grouped by the loop's last "
+            "NotTriggerScaleUp Event on each:</p>" + _table(("pods", "reason"), reasons)
+            if run.pods_never_served
+            else "<p>Every pod ran.</p>"
+        ),
         "<h2>Machines launched</h2>",
         _machines(run),
         "<h2>Launch errors and Events</h2>",

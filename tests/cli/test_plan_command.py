@@ -46,6 +46,7 @@ def check_contract(doc: dict[str, Any], expected_pods: set[str]) -> None:
         seen += node["pods"]
     seen += [e["pod"] for e in doc["existing"]]
     seen += [u["pod"] for u in doc["unplaced"]]
+    seen += [u["pod"] for u in doc["skipped"]]
     assert sorted(seen) == sorted(expected_pods), "every pod appears exactly once"
     assert doc["total_price_usd_per_hour"] == pytest.approx(sum(n["price_usd_per_hour"] for n in doc["nodes"]))
 
@@ -90,10 +91,11 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_stdin_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    pod = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1","memory":"1Gi"}}}]}}'
+    pod = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"elotl-luna":"true"}},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1","memory":"1Gi"}}}]}}'
     monkeypatch.setattr("sys.stdin", io.StringIO(pod))
     doc = run_json(capsys, "--pods", "-", "--cloud", "gcp")
     check_contract(doc, {"default/p"})
+    assert not doc["skipped"] and not doc["unplaced"]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +151,7 @@ def test_a_gang_in_a_manifest_is_planned_together_in_one_zone(
                 "parallelism": 3,
                 "completions": 3,
                 "template": {
-                    "metadata": {"labels": {"scheduling.x-k8s.io/pod-group": "train"}},
+                    "metadata": {"labels": {"scheduling.x-k8s.io/pod-group": "train", "elotl-luna": "true"}},
                     "spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": 8}}}]},
                 },
             },
