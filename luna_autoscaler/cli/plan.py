@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from luna_autoscaler.cli.inputs import expand_pods, read_documents
+from luna_autoscaler.cli.inputs import MAX_PODS, pod_manifests, read_documents
 from luna_autoscaler.config import Config, config_from_yaml
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.catalog import Catalog
@@ -67,35 +67,59 @@ class Workload:
 def load_workload(pod_files: Sequence[str], node_files: Sequence[str]) -> Workload:
     pods: list[Pod] = []
     daemonsets: list[DaemonSet] = []
+    total = 0
     for path in pod_files:
         for doc in read_documents(path):
             if doc["kind"] == "DaemonSet":
                 daemonsets.append(daemonset_from_manifest(doc))
-            for manifest in expand_pods(doc, path):
-                pods.append(pod_from_manifest(manifest))
+            for manifest, replicas in pod_manifests(doc, path):
+                pods.append(pod_from_manifest(manifest, replicas))
+                total += pods[-1].count
+                if total > MAX_PODS:
+                    raise ManifestError(f"{', '.join(pod_files)}: more than {MAX_PODS} pods, more than plan reads")
     nodes = [node_from_manifest(doc) for path in node_files for doc in read_documents(path) if doc["kind"] == "Node"]
     if not pods:
         raise ManifestError(f"{', '.join(pod_files)}: no pods or workloads found")
-    seen: set[str] = set()
-    for pod in pods:
-        if pod.key in seen:
-            raise ManifestError(f"pod {pod.key} appears twice")
-        seen.add(pod.key)
+    _check_unique(pods)
     node_names = {n.name for n in nodes}
     bound = [p for p in pods if p.node_name]
     for p in bound:
         if p.node_name not in node_names:
             raise ManifestError(f"pod {p.key} is bound to node {p.node_name!r}, which no --nodes file defines")
     pending = tuple(p for p in pods if not p.node_name and not p.terminal and p.annotations.get(IGNORE) != "true")
-    ignored = tuple(Unplaced(p.key, f"{IGNORE}=true") for p in pods if p.annotations.get(IGNORE) == "true")
+    ignored = tuple(
+        Unplaced(p.member_key(i), f"{IGNORE}=true")
+        for p in pods
+        if p.annotations.get(IGNORE) == "true"
+        for i in range(p.count)
+    )
     return Workload(pending, ignored, tuple(_capacity(n, bound) for n in nodes), tuple(daemonsets))
+
+
+def _check_unique(pods: Sequence[Pod]) -> None:
+    """No pod twice, without listing a workload's replicas: a pod `web-3` clashes with a workload `web` of 4."""
+    workloads: dict[str, int] = {}
+    singles: set[str] = set()
+    for pod in pods:
+        if pod.replicas is None:
+            if pod.key in singles:
+                raise ManifestError(f"pod {pod.key} appears twice")
+            singles.add(pod.key)
+        elif pod.key in workloads:
+            raise ManifestError(f"workload {pod.key} appears twice")
+        else:
+            workloads[pod.key] = pod.count
+    for key in singles:
+        prefix, _, index = key.rpartition("-")
+        if index.isdigit() and str(int(index)) == index and int(index) < workloads.get(prefix, 0):
+            raise ManifestError(f"pod {key} appears twice")
 
 
 def _capacity(node: Node, bound: Sequence[Pod]) -> CapacityNode:
     used = ZERO
     for p in bound:
         if p.node_name == node.name and not p.terminal:
-            used = used + p.requests
+            used = used + p.requests * p.count
     return CapacityNode(
         name=node.name,
         labels=node.labels,

@@ -181,8 +181,9 @@ def taints(spec: Json) -> tuple[Taint, ...]:
     )
 
 
-def pod_from_manifest(obj: Json) -> Pod:
-    """Build a Pod; raise ManifestError (naming the pod and the field) if it cannot be read."""
+def pod_from_manifest(obj: Json, replicas: int | None = None) -> Pod:
+    """Build a Pod (with `replicas`: a workload's identical replicas, see Pod.replicas); raise ManifestError
+    (naming the pod and the field) if it cannot be read."""
     with _reading(obj, "Pod"):
         meta = _map(obj.get("metadata"), "metadata")
         spec = _map(obj.get("spec"), "spec")
@@ -212,6 +213,7 @@ def pod_from_manifest(obj: Json) -> Pod:
             created_at=_time(meta.get("creationTimestamp")),
             resource_version=str(meta.get("resourceVersion") or ""),
             deleting=bool(meta.get("deletionTimestamp")),
+            replicas=replicas,
         )
 
 

@@ -26,9 +26,8 @@ from types import MappingProxyType
 
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import CapacityType, Offering
-from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVIDIA_GPU, PODS, Resources
-from luna_autoscaler.planner.classes import PodClass, Signature, classify
+from luna_autoscaler.planner.classes import PodClass, Run, Signature, classify, run_keys
 from luna_autoscaler.planner.compatibility import Compatibility
 from luna_autoscaler.planner.existing import place_on_existing
 from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit, share
@@ -169,7 +168,8 @@ class Problem:
         if tier is None:
             counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
-            self.unplaced.extend(Unplaced(p.key, reason, MappingProxyType(dict(counts))) for p in cls.pods)
+            rejections = MappingProxyType(dict(counts))
+            self.unplaced.extend(Unplaced(key, reason, rejections) for key in run_keys(cls.take(cls.count)))
             return
         capacity_type, shapes = tier
         costs = {id(s): s.price * share(vector, s.vector) for s in shapes}
@@ -288,22 +288,25 @@ class _Draft:
     """A new node before limits and naming."""
 
     pattern: Pattern
-    pods: list[Pod]
+    runs: list[Run]
     alternatives: tuple[Offering, ...]
+
+    @property
+    def priority(self) -> int:
+        return max(pod.priority for pod, _ in self.runs)
+
+    @property
+    def size(self) -> int:
+        return sum(len(indexes) for _, indexes in self.runs)
 
 
 def _drafts(problem: Problem, patterns: Sequence[Pattern]) -> list[_Draft]:
-    cursor: dict[int, int] = {}
     drafts = []
     for pattern in patterns:
         alternatives = problem.alternatives(pattern)
         for _ in range(pattern.repeat):
-            pods: list[Pod] = []
-            for demand, n in pattern.counts:
-                start = cursor.get(demand.cls.index, 0)
-                pods.extend(demand.cls.pods[start : start + n])
-                cursor[demand.cls.index] = start + n
-            drafts.append(_Draft(pattern, pods, alternatives))
+            runs = [run for demand, n in pattern.counts for run in demand.cls.take(n)]
+            drafts.append(_Draft(pattern, runs, alternatives))
     return drafts
 
 
@@ -314,8 +317,8 @@ def _within_limits(drafts: Sequence[_Draft], limits: Limits) -> tuple[list[_Draf
     ranked = sorted(
         range(len(drafts)),
         key=lambda i: (
-            -max(p.priority for p in drafts[i].pods),
-            drafts[i].pattern.shape.price / len(drafts[i].pods),
+            -drafts[i].priority,
+            drafts[i].pattern.shape.price / drafts[i].size,
             i,
         ),
     )
@@ -342,7 +345,7 @@ def _within_limits(drafts: Sequence[_Draft], limits: Limits) -> tuple[list[_Draf
             gpus += node_gpus
             cost += offering.price_usd_per_hour
         else:
-            held.extend(Unplaced(p.key, reason) for p in drafts[i].pods)
+            held.extend(Unplaced(key, reason) for key in run_keys(drafts[i].runs))
     return [d for i, d in enumerate(drafts) if i in kept], held
 
 
@@ -354,7 +357,7 @@ def _planned_node(problem: Problem, name: str, draft: _Draft) -> PlannedNode:
     return PlannedNode(
         name=name,
         offering=shape.offering,
-        pods=tuple(p.key for p in draft.pods),
+        pods=tuple(run_keys(draft.runs)),
         allocatable=shape.kind.allocatable,
         bin=shape.bin,
         labels=labels,
@@ -367,7 +370,7 @@ def prepare(request: PlanRequest) -> tuple[Problem | None, dict[str, str], list[
     """Steps 1-4: the problem left for new nodes (None if nothing is), pods on existing nodes, unplaced pods."""
     classes, unplaced = classify(request.pods, request.config)
     on_existing = place_on_existing(classes, request.nodes)
-    pending = [c for c in classes if c.pods]
+    pending = [c for c in classes if c.count]
     if not pending:
         return None, on_existing, unplaced
     problem = Problem(request, pending)
