@@ -311,19 +311,23 @@ class Packer:
             d.value = charged[id(d)] / self._counts[id(d)]
 
     def _downsized(self, pattern: Pattern) -> Pattern:
-        """The same pods on the cheapest compatible shape that holds them."""
-        total = pattern.total()
-        anchor = pattern.counts[0][0]
-        best = pattern.shape
-        for shape in anchor.shapes:
-            if shape.sort_key >= best.sort_key:
-                continue
-            if all(t <= a for t, a in zip(total, shape.vector, strict=True)) and all(
-                self.compatible(d, shape) for d, _ in pattern.counts
-            ):
-                best = shape
-        pattern.shape = best
-        return pattern
+        return downsized(pattern, self.compatible)
+
+
+def downsized(pattern: Pattern, compatible: Callable[[Demand, Shape], bool]) -> Pattern:
+    """The same pods on the cheapest compatible shape (of the first demand's) that holds them."""
+    total = pattern.total()
+    anchor = pattern.counts[0][0]
+    best = pattern.shape
+    for shape in anchor.shapes:
+        if shape.sort_key >= best.sort_key:
+            continue
+        if all(t <= a for t, a in zip(total, shape.vector, strict=True)) and all(
+            compatible(d, shape) for d, _ in pattern.counts
+        ):
+            best = shape
+    pattern.shape = best
+    return pattern
 
 
 def _cost(patterns: Sequence[Pattern]) -> float:

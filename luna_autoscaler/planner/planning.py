@@ -33,6 +33,7 @@ from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVI
 from luna_autoscaler.planner.classes import PodClass, Run, Signature, classify, run_keys
 from luna_autoscaler.planner.compatibility import Compatibility
 from luna_autoscaler.planner.existing import place_on_existing
+from luna_autoscaler.planner.master import choose
 from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit
 from luna_autoscaler.planner.shapes import NodeKind, prepared_offerings
 from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
@@ -255,7 +256,10 @@ class Problem:
                 self.accepts,
                 dedicated=dedicated and bin_kind is BinKind.SELECT,
             )
-            patterns.extend(packer.pack())
+            packed = packer.pack()
+            if not packer.dedicated:
+                packed = choose(packed, demands, self.compatible, self.accepts)
+            patterns.extend(packed)
         return patterns
 
     def alternatives(self, pattern: Pattern) -> tuple[Offering, ...]:
