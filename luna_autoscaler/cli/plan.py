@@ -20,6 +20,7 @@ from luna_autoscaler.config import Config, config_from_yaml
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.manifest import daemonset_from_manifest, node_from_manifest, pod_from_manifest
+from luna_autoscaler.models.mig import mig_parted_config
 from luna_autoscaler.models.pod import IGNORE, DaemonSet, Node, Pod
 from luna_autoscaler.models.quantity import format_cpu, format_memory
 from luna_autoscaler.models.resources import ZERO, Resources
@@ -153,6 +154,8 @@ def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -
                 "price_usd_per_hour": n.price_usd_per_hour,
                 "price_estimated": n.offering.price_estimated,
                 "gpu_sku": n.offering.instance_type.gpu_sku,
+                "gpu_mode": n.gpu_mode.sharing.value,
+                "mig_config": n.gpu_mode.mig.name if n.gpu_mode.mig else None,
                 "bin": n.bin.value,
                 "allocatable": n.allocatable.as_quantities(),
                 "pods": list(n.pods),
@@ -165,6 +168,8 @@ def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -
         ],
         "total_price_usd_per_hour": result.total_price_usd_per_hour,
         "catalog": {"source": catalog.provenance.source, "as_of": catalog.provenance.as_of.isoformat()},
+        # The MIG manager configuration of the custom layouts the plan uses (docs/gpus.md); empty when none.
+        "mig_parted_config": mig_parted_config(n.gpu_mode.mig for n in result.new_nodes if n.gpu_mode.mig),
     }
 
 

@@ -99,6 +99,9 @@ class Reconciler:
         self._consolidator = Consolidator(self._tracker, self.metrics, dry_run=self._dry_run)
         self._rebuilt = False
         self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
+        # Launches whose Node the API refused to label, by launch id: retried every cycle while the Node exists,
+        # even after the launch itself is finished (it may initialise in the very cycle labelling failed).
+        self._unlabelled: dict[str, LaunchRecord] = {}
 
     # --- what callers may read ------------------------------------------------------------------------------
 
@@ -174,9 +177,15 @@ class Reconciler:
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
         )
-        for record, node in tracked.with_nodes:
-            if record.launch_id not in self._labelled and not self._dry_run and self._label_and_taint(record, node):
-                self._labelled.add(record.launch_id)
+        for record, _ in tracked.with_nodes:
+            if record.launch_id not in self._labelled and not self._dry_run:
+                self._unlabelled[record.launch_id] = record
+        nodes = {n.name: n for n in view.nodes}
+        for launch_id, record in list(self._unlabelled.items()):
+            current = nodes.get(record.node_name)
+            if current is None or self._label_and_taint(record, current):
+                del self._unlabelled[launch_id]
+                self._labelled.add(launch_id)
         self._labelled &= set(self._tracker.records)
         removed = []
         for record in tracked.timed_out:
@@ -201,6 +210,7 @@ class Reconciler:
                 self._cluster.taint_node(node.name, taint)
                 log.info("node.tainted", node=node.name, taint=str(taint))
         except Exception as e:
+            self.metrics.node_operation_failures.labels("label").inc()
             log.warning("node.label_failed", node=node.name, error=f"{type(e).__name__}: {e}")
             return False
         return True
@@ -214,6 +224,7 @@ class Reconciler:
             if instance_id:
                 self._provider.terminate(instance_id)
         except Exception as e:
+            self.metrics.node_operation_failures.labels("remove").inc()
             log.warning(
                 "remove.failed",
                 node=node_name,
