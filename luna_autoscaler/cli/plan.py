@@ -8,6 +8,8 @@ with a message naming the file, object and field, and prints nothing that looks 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import sys
 from collections import Counter
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from luna_autoscaler.cli.inputs import expand_pods, produces_pods, read_documents, source_name
+from luna_autoscaler.cli.inputs import MAX_PODS, pod_manifests, produces_pods, read_documents, source_name
 from luna_autoscaler.cli.text import counted
 from luna_autoscaler.config import Config, config_from_yaml
 from luna_autoscaler.errors import ConfigError, ManifestError
@@ -33,7 +35,7 @@ from luna_autoscaler.models.pod import IGNORE, DaemonSet, Node, Pod
 from luna_autoscaler.models.quantity import format_cpu, format_memory
 from luna_autoscaler.models.resources import ZERO, Resources
 from luna_autoscaler.models.selection import PodSelector, why_not_selected
-from luna_autoscaler.models.workloads import POD_GROUP_API_VERSIONS, PodGroup, gangs, pod_group_from_manifest
+from luna_autoscaler.models.workloads import POD_GROUP_API_VERSIONS, PodGroup, gangs, group_of, pod_group_from_manifest
 from luna_autoscaler.planner.compatibility import capacity_type_rejection
 from luna_autoscaler.planner.gangs import GangSpec, plan_gangs
 from luna_autoscaler.planner.types import CapacityNode, Plan, PlanRequest
@@ -97,6 +99,7 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector:
     daemonsets: list[DaemonSet] = []
     pod_groups: list[PodGroup] = []
     ignored: Counter[str] = Counter()
+    total = 0
     for path in pod_files:
         for doc in read_documents(path):
             kind = doc["kind"]
@@ -106,8 +109,13 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector:
                 pod_groups.append(_located(path, pod_group_from_manifest, doc))
             elif not produces_pods(kind):
                 ignored[kind] += 1
-            for manifest in expand_pods(doc, source_name(path)):
-                pods.append(_located(path, pod_from_manifest, manifest))
+            for manifest, replicas in pod_manifests(doc, source_name(path)):
+                pods += _gang_members(_located(path, functools.partial(pod_from_manifest, replicas=replicas), manifest))
+                total += pods[-1].count
+                if total > MAX_PODS:
+                    raise ManifestError(
+                        f"{', '.join(map(source_name, pod_files))}: more than {MAX_PODS} pods, more than plan reads"
+                    )
     nodes: list[Node] = []
     for path in node_files:
         for doc in read_documents(path):
@@ -122,11 +130,7 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector:
                 ignored[doc["kind"]] += 1
     if not pods:
         raise ManifestError(f"{', '.join(map(source_name, pod_files))}: no pods or workloads found")
-    seen: set[str] = set()
-    for pod in pods:
-        if pod.key in seen:
-            raise ManifestError(f"pod {pod.key} appears twice")
-        seen.add(pod.key)
+    _check_unique(pods)
     node_names = {n.name for n in nodes}
     bound = [p for p in pods if p.node_name]
     for p in bound:
@@ -139,7 +143,7 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector:
             continue
         why = _why_skipped(p, selector)
         if why:
-            skipped.append(Skipped(p.key, why))
+            skipped += [Skipped(p.member_key(i), why) for i in range(p.count)]
         else:
             pending.append(p)
     specs = tuple(GangSpec.of(g) for g in gangs(pods, tuple(pending), pod_groups))
@@ -151,6 +155,13 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str], selector:
         dict(ignored),
         specs,
     )
+
+
+def _gang_members(pod: Pod) -> list[Pod]:
+    """A gang's replicas one by one (a gang counts and places members; gangs are small), other replicas as one."""
+    if pod.replicas is None or group_of(pod) is None:
+        return [pod]
+    return [dataclasses.replace(pod, name=f"{pod.name}-{i}", replicas=None) for i in range(pod.count)]
 
 
 def _why_skipped(pod: Pod, selector: PodSelector | None) -> str:
@@ -167,11 +178,30 @@ def _located(path: str, read: Callable[[Mapping[str, Any]], T], doc: Mapping[str
         raise ManifestError(f"{source_name(path)}: {e}") from e
 
 
+def _check_unique(pods: Sequence[Pod]) -> None:
+    """No pod twice, without listing a workload's replicas: a pod `web-3` clashes with a workload `web` of 4."""
+    workloads: dict[str, int] = {}
+    singles: set[str] = set()
+    for pod in pods:
+        if pod.replicas is None:
+            if pod.key in singles:
+                raise ManifestError(f"pod {pod.key} appears twice")
+            singles.add(pod.key)
+        elif pod.key in workloads:
+            raise ManifestError(f"workload {pod.key} appears twice")
+        else:
+            workloads[pod.key] = pod.count
+    for key in singles:
+        prefix, _, index = key.rpartition("-")
+        if index.isdigit() and str(int(index)) == index and int(index) < workloads.get(prefix, 0):
+            raise ManifestError(f"pod {key} appears twice")
+
+
 def _capacity(node: Node, bound: Sequence[Pod]) -> CapacityNode:
     used = ZERO
     for p in bound:
         if p.node_name == node.name and not p.terminal:
-            used = used + p.requests
+            used = used + p.requests * p.count
     return CapacityNode(
         name=node.name,
         labels=node.labels,

@@ -99,12 +99,46 @@ def _container_requests(container: Json, where: str) -> Resources:
     return Resources.parse(requests, where=f"{where}.resources")
 
 
+_REQUESTS_CACHE: dict[tuple[object, ...], Resources] = {}
+_REQUESTS_CACHE_SIZE = 65_536  # distinct pod resource specs remembered; a full cache starts over
+
+
+def _requests_key(spec: Json, where: str) -> tuple[object, ...] | None:
+    """What a pod's effective requests depend on, hashable; None when the spec is too odd to key (then it is
+    read, and its error reported, the long way)."""
+    try:
+        parts: list[object] = [where, tuple(_map(spec.get("overhead"), "").items())]
+        for field in ("containers", "initContainers"):
+            for c in spec.get(field) or ():
+                resources = c.get("resources") or {}
+                requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+                parts.append((field, c.get("restartPolicy"), tuple(requests.items()), tuple(limits.items())))
+        key = tuple(parts)
+        hash(key)
+    except (AttributeError, TypeError, ManifestError):
+        return None
+    return key
+
+
 def effective_requests(spec: Json, where: str = "spec") -> Resources:
     """A pod's requests as the scheduler computes them (k8s.io/component-helpers resource.PodRequests).
 
     max(sum of containers + restartable init (sidecar) containers, each init container + the sidecars started
-    before it) + pod overhead. One pod slot is counted, so node `pods` capacity is respected too.
+    before it) + pod overhead. One pod slot is counted, so node `pods` capacity is respected too. Remembered per
+    distinct resource spec: thousands of pods of a few hundred templates parse their quantities once each.
     """
+    key = _requests_key(spec, where)
+    cached = _REQUESTS_CACHE.get(key) if key is not None else None
+    if cached is None:
+        cached = _effective_requests(spec, where)
+        if key is not None:
+            if len(_REQUESTS_CACHE) >= _REQUESTS_CACHE_SIZE:
+                _REQUESTS_CACHE.clear()
+            _REQUESTS_CACHE[key] = cached
+    return cached
+
+
+def _effective_requests(spec: Json, where: str) -> Resources:
     total = ZERO
     for i, c in enumerate(_list(spec.get("containers"), f"{where}.containers")):
         total = total + _container_requests(_map(c, f"{where}.containers[{i}]"), f"{where}.containers[{i}]")
@@ -181,8 +215,9 @@ def taints(spec: Json) -> tuple[Taint, ...]:
     )
 
 
-def pod_from_manifest(obj: Json) -> Pod:
-    """Build a Pod; raise ManifestError (naming the pod and the field) if it cannot be read."""
+def pod_from_manifest(obj: Json, replicas: int | None = None) -> Pod:
+    """Build a Pod (with `replicas`: a workload's identical replicas, see Pod.replicas); raise ManifestError
+    (naming the pod and the field) if it cannot be read."""
     with _reading(obj, "Pod"):
         meta = _map(obj.get("metadata"), "metadata")
         spec = _map(obj.get("spec"), "spec")
@@ -212,6 +247,7 @@ def pod_from_manifest(obj: Json) -> Pod:
             created_at=_time(meta.get("creationTimestamp")),
             resource_version=str(meta.get("resourceVersion") or ""),
             deleting=bool(meta.get("deletionTimestamp")),
+            replicas=replicas,
         )
 
 

@@ -50,10 +50,22 @@ class Pod:
     created_at: datetime | None = None
     resource_version: str = ""
     deleting: bool = False
+    # None: one pod. N: a workload's N identical replicas `name-0` ... `name-{N-1}` as one value, so that `plan`
+    # on a Deployment of a million replicas never builds a million objects (the daemon always sees single pods).
+    replicas: int | None = None
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def count(self) -> int:
+        """How many pods this value stands for."""
+        return 1 if self.replicas is None else self.replicas
+
+    def member_key(self, i: int) -> str:
+        """The key of the i-th pod this value stands for (its own key when it is one pod)."""
+        return self.key if self.replicas is None else f"{self.namespace}/{self.name}-{i}"
 
     @property
     def is_daemonset_pod(self) -> bool:

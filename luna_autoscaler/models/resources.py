@@ -145,6 +145,16 @@ class Resources:
             merged,
         )
 
+    def __mul__(self, n: int) -> Resources:
+        """n of these (a workload's replicas together)."""
+        return Resources.of(
+            self.cpu_millis * n,
+            self.memory_bytes * n,
+            self.pods * n,
+            self.ephemeral_storage_bytes * n,
+            {k: v * n for k, v in self.extended.items()},
+        )
+
     def maximum(self, other: Resources) -> Resources:
         """Element-wise max: how init containers combine with the main containers."""
         keys = set(self.extended) | set(other.extended)

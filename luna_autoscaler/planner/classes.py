@@ -13,7 +13,7 @@ the capacity types it accepts in order of preference (annotation `node.elotl.co/
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from luna_autoscaler.config import Config
@@ -45,18 +45,42 @@ class Signature:
     extended_names: tuple[str, ...]  # extended resources requested (GPU and others)
 
 
+Run = tuple[Pod, range]  # pods `pod.member_key(i) for i in range` of one Pod value (Pod.replicas)
+
+
 @dataclass
 class PodClass:
-    """Identical pending pods (`pods` sorted by key) and what they share."""
+    """Identical pending pods and what they share. `members` are sorted by key, a workload's replicas one member
+    (Pod.replicas), so a class of a million replicas is one object and a count; `take` hands pods out in order."""
 
     index: int
     signature: Signature
     requests: Resources
-    pods: list[Pod] = field(default_factory=list)
+    members: list[Pod] = field(default_factory=list)
+    count: int = 0  # pods not handed out yet
+    _member: int = 0  # the next pod to hand out: replica `_offset` of members[_member]
+    _offset: int = 0
 
-    @property
-    def count(self) -> int:
-        return len(self.pods)
+    def add(self, pod: Pod) -> None:
+        self.members.append(pod)
+        self.count += pod.count
+
+    def take(self, n: int) -> list[Run]:
+        """The next `n` pods (at most `count`), as runs of consecutive replicas of one member each."""
+        runs: list[Run] = []
+        n = min(n, self.count)
+        self.count -= n
+        while n:
+            pod = self.members[self._member]
+            stop = min(pod.count, self._offset + n)
+            runs.append((pod, range(self._offset, stop)))
+            n -= stop - self._offset
+            self._member, self._offset = (self._member + 1, 0) if stop == pod.count else (self._member, stop)
+        return runs
+
+
+def run_keys(runs: Iterable[Run]) -> Iterator[str]:
+    return (pod.member_key(i) for pod, indexes in runs for i in indexes)
 
 
 def _bin(requests: Resources, constraints: PodConstraints, config: Config) -> BinKind:
@@ -88,7 +112,7 @@ def classify(pods: Iterable[Pod], config: Config) -> tuple[list[PodClass], list[
             parsed[annotations] = (constraints, "; ".join(f"invalid {p}" for p in problems) or None)
         constraints, problem = parsed[annotations]
         if problem is not None:
-            invalid.append(Unplaced(pod.key, problem))
+            invalid.extend(Unplaced(pod.member_key(i), problem) for i in range(pod.count))
             continue
         requests = _with_pod_slot(pod.requests)
         tolerations = tuple(dict.fromkeys((*pod.tolerations, *admission_tolerations(requests))))
@@ -110,5 +134,5 @@ def classify(pods: Iterable[Pod], config: Config) -> tuple[list[PodClass], list[
         cls = classes.get(class_key)
         if cls is None:
             cls = classes[class_key] = PodClass(len(classes), signature, requests)
-        cls.pods.append(pod)
+        cls.add(pod)
     return list(classes.values()), invalid

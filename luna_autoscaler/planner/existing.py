@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from luna_autoscaler.models.scheduling import tolerates_all
-from luna_autoscaler.planner.classes import PodClass
+from luna_autoscaler.planner.classes import PodClass, run_keys
 from luna_autoscaler.planner.types import CapacityNode
 
 
@@ -35,14 +35,12 @@ def place_on_existing(classes: Sequence[PodClass], nodes: Sequence[CapacityNode]
         ]
         if not admitting:
             continue
-        for i, pod in enumerate(cls.pods):
+        while cls.count:
             fitting = [n for n in admitting if cls.requests.fits_in(free[n.name])]
             if not fitting:  # the pods of a class are identical: none of the rest fits either
-                cls.pods = cls.pods[i:]
                 break
             node = min(fitting, key=lambda n: (free[n.name].cpu_millis, free[n.name].memory_bytes, n.name))
             free[node.name] = free[node.name] - cls.requests
-            placed[pod.key] = node.name
-        else:
-            cls.pods = []
+            for key in run_keys(cls.take(1)):
+                placed[key] = node.name
     return placed

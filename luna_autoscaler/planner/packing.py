@@ -36,16 +36,22 @@ What we do, and why:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.planner.classes import PodClass
 from luna_autoscaler.planner.shapes import NodeKind
 from luna_autoscaler.planner.types import BinKind
 
 CANDIDATES_BY_SHARE = 8  # shapes tried per anchor, best by fractional share
 CANDIDATES_BY_FILL = 8  # and best by cost per pod with the anchor alone
+FILL_VECTOR_WIDTH = 64  # a fill's vector operations over n classes count as n / this much work
+FEW_DEMANDS = 1_000  # above this many classes, fewer shapes per anchor: candidates x classes <= 8 x FEW_DEMANDS
 CORRECTION_ROUNDS = 20  # packings at most: the first, then each after value correction
 CORRECTION_WORK = 2_500_000  # fills tried plus partners looked at, over all packings (Packer.pack)
 COST_EPSILON = 1e-6  # $/h: a later packing must be cheaper by more than rounding to be kept
@@ -62,8 +68,7 @@ class Shape:
     bin: BinKind
     vector: tuple[int, ...]  # allocatable over the plan's dimensions
     sort_key: tuple[object, ...]  # price, then deterministic tie-breaks
-    partners: list[Demand] | None = None  # compatible demands with pods left, dearest first (filled lazily)
-    pruned_at: int = 0  # the packer's pattern count when `partners` was last pruned of exhausted demands
+    groups: list[int] | None = None  # the packer's partner groups whose constraints accept it (filled lazily)
 
     @property
     def price(self) -> float:
@@ -82,6 +87,13 @@ class Demand:
     value: float  # cheapest fractional share (module docstring)
     capacity_type: CapacityType  # the preferred capacity type that has compatible shapes
     fit_counts: list[int] = field(default_factory=list)  # pods of this class alone per node, per shape
+    by_fill: tuple[int, list[int]] = (-1, [])  # (remaining, shape indexes by price per pod alone) when computed
+    # What decides which shapes' constraints accept the demand, room aside: its signature, its capacity type,
+    # and whether it asks for several GPUs (never on time-sliced ones).
+    group: tuple[int, CapacityType, bool] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.group = (self.cls.signature.index, self.capacity_type, self.cls.requests.get(NVIDIA_GPU) > 1)
 
 
 @dataclass(slots=True)
@@ -150,33 +162,50 @@ class Packer:
         self,
         demands: Sequence[Demand],
         compatible: Callable[[Demand, Shape], bool],
-        candidates: Callable[[Shape], Iterable[Demand]],
+        accepts: Callable[[Demand, Shape], bool],
         *,
         dedicated: bool,
     ) -> None:
         self.demands = sorted(demands, key=self._order)
-        self.compatible = compatible
-        self.candidates = candidates
+        self.compatible = compatible  # constraints, capacity type and room for one pod
+        self.accepts = accepts  # the same without room: one answer per demand group (Demand.group)
         self.dedicated = dedicated
-        self._patterns = 0  # patterns chosen so far: demands may have run out since a partner list was pruned
+        self._tries = max(1, min(CANDIDATES_BY_SHARE, CANDIDATES_BY_SHARE * FEW_DEMANDS // max(1, len(demands))))
         self._counts = {id(d): d.remaining for d in demands}
-        self._listed: list[tuple[Shape, list[Demand]]] = []  # shapes whose partners were listed, with all of them
+        self._group_keys = list(dict.fromkeys(d.group for d in self.demands))
+        self._group_of = {key: i for i, key in enumerate(self._group_keys)}
+        first: dict[tuple[int, CapacityType, bool], Demand] = {}
+        for d in demands:
+            first.setdefault(d.group, d)
+        self._representatives = [first[key] for key in self._group_keys]
+        # This packing's demands in order as arrays (built by _index): a fill finds the partners whose CPU and
+        # memory fit with a few vector operations over every class, then walks only those.
+        self._rank: dict[int, int] = {}  # id(demand) -> position in this packing's order
+        self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)
+        self._left = np.zeros(0, dtype=np.bool_)  # pods left
+        self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands whose constraints accept it
         self._work = 0  # fills tried plus partners looked at in them, over all packings
 
     @staticmethod
     def _order(demand: Demand) -> tuple[float, int]:
         return (-demand.value, demand.cls.index)
 
-    def _partners(self, shape: Shape) -> list[Demand]:
-        """Compatible demands with pods left, dearest first."""
-        if shape.partners is None:
-            compatible = [d for d in self.candidates(shape) if self.compatible(d, shape)]
-            self._listed.append((shape, compatible))
-            shape.partners = sorted(compatible, key=self._order)
-        elif shape.pruned_at != self._patterns:
-            shape.partners = [d for d in shape.partners if d.remaining]
-        shape.pruned_at = self._patterns
-        return shape.partners
+    def _index(self) -> None:
+        """Index the demands in the current order (after sorting them by value)."""
+        self._rank = {id(d): rank for rank, d in enumerate(self.demands)}
+        self._cpu = np.array([d.vector[0] for d in self.demands], dtype=np.int64)
+        self._memory = np.array([d.vector[1] for d in self.demands], dtype=np.int64)
+        self._group = np.array([self._group_of[d.group] for d in self.demands], dtype=np.int64)
+        self._left = np.array([d.remaining > 0 for d in self.demands], dtype=np.bool_)
+        self._accepting = {}
+
+    def _accepting_demands(self, shape: Shape) -> NDArray[np.bool_]:
+        accepting = self._accepting.get(id(shape))
+        if accepting is None:
+            if shape.groups is None:
+                shape.groups = [g for g, d in enumerate(self._representatives) if self.accepts(d, shape)]
+            accepting = self._accepting[id(shape)] = np.isin(self._group, shape.groups)
+        return accepting
 
     def _fill(self, shape: Shape, anchor: Demand, k: int) -> _Fill:
         free = list(shape.vector)
@@ -185,20 +214,26 @@ class Packer:
         counts = [(anchor, k)]
         value = k * anchor.value
         self._work += 1
-        if not self.dedicated:
-            partners = self._partners(shape)
-            self._work += len(partners)
-            for d in partners:
-                if d.vector[0] > free[0] or d.vector[1] > free[1] or d.remaining == 0 or d is anchor:
-                    continue  # CPU and memory first: cheap, and where most pods stop fitting
-                m = max_fit(d.vector, free, d.remaining)
-                if m:
-                    for i, r in enumerate(d.vector):
-                        free[i] -= r * m
-                    counts.append((d, m))
-                    value += m * d.value
-                    if free[PODS_DIM] <= 0:
-                        break
+        if self.dedicated or free[PODS_DIM] <= 0:
+            return _Fill(shape, counts, value, free)
+        cpu, memory = self._cpu, self._memory
+        fitting = self._left & self._accepting_demands(shape) & (cpu <= free[0]) & (memory <= free[1])
+        positions = np.flatnonzero(fitting)  # dearest first, as one list sorted by value
+        self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
+        while len(positions):
+            d = self.demands[positions[0]]
+            positions = positions[1:]
+            if d is anchor:
+                continue
+            m = max_fit(d.vector, free, d.remaining)
+            if m:
+                for i, r in enumerate(d.vector):
+                    free[i] -= r * m
+                counts.append((d, m))
+                value += m * d.value
+                if free[PODS_DIM] <= 0:
+                    break
+                positions = positions[(cpu[positions] <= free[0]) & (memory[positions] <= free[1])]
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
@@ -208,13 +243,16 @@ class Packer:
 
     def _candidates(self, anchor: Demand) -> list[Shape]:
         chosen: dict[int, Shape] = {}
-        for shape in anchor.shapes[:CANDIDATES_BY_SHARE]:
+        for shape in anchor.shapes[: self._tries]:
             chosen[id(shape)] = shape
         limit = 1 if self.dedicated else anchor.remaining
-        by_fill = sorted(
-            (s.price / min(k, limit), i) for i, (s, k) in enumerate(zip(anchor.shapes, anchor.fit_counts, strict=True))
-        )
-        for _, i in by_fill[:CANDIDATES_BY_FILL]:
+        if anchor.by_fill[0] != limit:
+            by_fill = sorted(
+                (s.price / min(k, limit), i)
+                for i, (s, k) in enumerate(zip(anchor.shapes, anchor.fit_counts, strict=True))
+            )
+            anchor.by_fill = (limit, [i for _, i in by_fill[: self._tries * CANDIDATES_BY_FILL // CANDIDATES_BY_SHARE]])
+        for i in anchor.by_fill[1]:
             chosen[id(anchor.shapes[i])] = anchor.shapes[i]
         return list(chosen.values())
 
@@ -243,9 +281,7 @@ class Packer:
         self.demands.sort(key=self._order)
         for d in self.demands:
             d.remaining = self._counts[id(d)]
-        for shape, compatible in self._listed:
-            shape.partners = sorted(compatible, key=self._order)
-        self._patterns += 1  # lists sorted above hold every demand: prune them at first use
+        self._index()
         patterns: list[Pattern] = []
         for anchor in self.demands:
             while anchor.remaining > 0:
@@ -256,7 +292,8 @@ class Packer:
                 repeat = min(d.remaining // n for d, n in best.counts)
                 for d, n in best.counts:
                     d.remaining -= n * repeat
-                self._patterns += 1
+                    if not d.remaining:
+                        self._left[self._rank[id(d)]] = False
                 patterns.append(Pattern(best.shape, best.counts, repeat))
         return [self._downsized(p) for p in patterns]
 
@@ -274,19 +311,23 @@ class Packer:
             d.value = charged[id(d)] / self._counts[id(d)]
 
     def _downsized(self, pattern: Pattern) -> Pattern:
-        """The same pods on the cheapest compatible shape that holds them."""
-        total = pattern.total()
-        anchor = pattern.counts[0][0]
-        best = pattern.shape
-        for shape in anchor.shapes:
-            if shape.sort_key >= best.sort_key:
-                continue
-            if all(t <= a for t, a in zip(total, shape.vector, strict=True)) and all(
-                self.compatible(d, shape) for d, _ in pattern.counts
-            ):
-                best = shape
-        pattern.shape = best
-        return pattern
+        return downsized(pattern, self.compatible)
+
+
+def downsized(pattern: Pattern, compatible: Callable[[Demand, Shape], bool]) -> Pattern:
+    """The same pods on the cheapest compatible shape (of the first demand's) that holds them."""
+    total = pattern.total()
+    anchor = pattern.counts[0][0]
+    best = pattern.shape
+    for shape in anchor.shapes:
+        if shape.sort_key >= best.sort_key:
+            continue
+        if all(t <= a for t, a in zip(total, shape.vector, strict=True)) and all(
+            compatible(d, shape) for d, _ in pattern.counts
+        ):
+            best = shape
+    pattern.shape = best
+    return pattern
 
 
 def _cost(patterns: Sequence[Pattern]) -> float:

@@ -24,14 +24,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+from numpy.typing import NDArray
+
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import CapacityType, Offering
-from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVIDIA_GPU, PODS, Resources
-from luna_autoscaler.planner.classes import PodClass, Signature, classify
+from luna_autoscaler.planner.classes import PodClass, Run, Signature, classify, run_keys
 from luna_autoscaler.planner.compatibility import Compatibility
 from luna_autoscaler.planner.existing import place_on_existing
-from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit, share
+from luna_autoscaler.planner.master import choose
+from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit
 from luna_autoscaler.planner.shapes import NodeKind, prepared_offerings
 from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
@@ -61,6 +64,18 @@ class _Option:
     cheapest: Shape  # the first of them, after DaemonSets
 
 
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """A signature's options of one capacity type as arrays: which of them a class fits, at what share and how
+    many times are then a few vector operations per class, not a loop over every node kind."""
+
+    options: list[_Option]  # by the cheapest offering's sort key, so a position is a rank
+    room: NDArray[np.int64]  # the options' vectors (before DaemonSets), one row each
+    cheapest: NDArray[np.int64]  # their cheapest shapes' vectors (after DaemonSets)
+    sliced_gpu: NDArray[np.bool_]
+    prices: NDArray[np.float64]
+
+
 class Problem:
     """The planning problem after classification and existing capacity: classes, shapes and their demands."""
 
@@ -71,7 +86,7 @@ class Problem:
         self.offerings, self.kinds = prepared_offerings(request.catalog, request.config, request.unavailable)
         self.compatibility = Compatibility(request.config, self.offerings, self.kinds, request.daemonsets)
         self._shapes: dict[tuple[int, int, BinKind], Shape] = {}
-        self._signature_options: dict[int, list[list[_Option]]] = {}
+        self._signature_options: dict[int, list[_Tier]] = {}
         self.demands: list[Demand] = []
         self.unplaced: list[Unplaced] = []
         self.demands_of_signature: dict[int, list[Demand]] = {}
@@ -101,7 +116,7 @@ class Problem:
             )
         return shape
 
-    def _options_for(self, sig: Signature) -> list[list[_Option]]:
+    def _options_for(self, sig: Signature) -> list[_Tier]:
         """Per preferred capacity type, the node kinds the signature accepts with the offerings it accepts, less
         the dominated ones: a kind whose cheapest offering costs no less and offers no more (after DaemonSets)
         than another's can never make a plan cheaper, and dropping it keeps per-class work small."""
@@ -120,8 +135,18 @@ class Problem:
                 for tier, indexes in enumerate(per_type):
                     if indexes:
                         accepted[tier].append((kind, indexes))
-            tiers = self._signature_options[sig.index] = [self._undominated(sig, a) for a in accepted]
+            tiers = self._signature_options[sig.index] = [self._tier(self._undominated(sig, a)) for a in accepted]
         return tiers
+
+    def _tier(self, options: list[_Option]) -> _Tier:
+        width = len(self.dimensions)
+        return _Tier(
+            options,
+            np.array([o.vector for o in options], dtype=np.int64).reshape(-1, width),
+            np.array([o.cheapest.vector for o in options], dtype=np.int64).reshape(-1, width),
+            np.array([o.sliced_gpu for o in options], dtype=np.bool_),
+            np.array([o.cheapest.price for o in options], dtype=np.float64),
+        )
 
     def _undominated(self, sig: Signature, accepted: list[tuple[NodeKind, list[int]]]) -> list[_Option]:
         options = sorted(
@@ -144,23 +169,31 @@ class Problem:
                 kept.append(option)
         return kept
 
-    def _first_tier(self, cls: PodClass, vector: tuple[int, ...]) -> tuple[CapacityType, list[Shape]] | None:
-        """The class's first preferred capacity type with shapes that take it, and those shapes: the cheapest
-        fitting offering of every undominated kind."""
+    def _first_tier(self, cls: PodClass, vector: tuple[int, ...]) -> tuple[CapacityType, list[Shape], _Tier] | None:
+        """The class's first preferred capacity type with shapes that take it, those shapes (the cheapest fitting
+        offering of every undominated kind, in the tier's order) and the tier."""
         sig = cls.signature
-        multi_gpu = cls.requests.get(NVIDIA_GPU) > 1
-        for capacity_type, options in zip(sig.capacity_types, self._options_for(sig), strict=True):
+        request = np.array(vector, dtype=np.int64)
+        for capacity_type, tier in zip(sig.capacity_types, self._options_for(sig), strict=True):
+            fits = (tier.room >= request).all(axis=1)  # as Compatibility.fit_rejection
+            if cls.requests.get(NVIDIA_GPU) > 1:
+                fits &= ~tier.sliced_gpu
+            positions = np.flatnonzero(fits)
+            covered: NDArray[np.bool_] = np.all(tier.cheapest[positions] >= request, axis=1)
+            cheapest_fits: list[bool] = covered.tolist()
             shapes = []
-            for option in options:
-                if (multi_gpu and option.sliced_gpu) or not max_fit(vector, option.vector, 1):
-                    continue  # as Compatibility.fit_rejection
-                for i in option.offerings:
+            for position, cheapest in zip(positions.tolist(), cheapest_fits, strict=True):
+                option = tier.options[position]
+                if cheapest:
+                    shapes.append(option.cheapest)
+                    continue
+                for i in option.offerings[1:]:  # DaemonSets may leave too little on some offerings
                     shape = self.shape(option.kind, i, sig.bin)
-                    if max_fit(vector, shape.vector, 1):  # DaemonSets may leave too little on some offerings
+                    if max_fit(vector, shape.vector, 1):
                         shapes.append(shape)
                         break
             if shapes:
-                return capacity_type, shapes
+                return capacity_type, shapes, tier
         return None
 
     def _add_demand(self, cls: PodClass) -> None:
@@ -169,13 +202,22 @@ class Problem:
         if tier is None:
             counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
-            self.unplaced.extend(Unplaced(p.key, reason, MappingProxyType(dict(counts))) for p in cls.pods)
+            rejections = MappingProxyType(dict(counts))
+            self.unplaced.extend(Unplaced(key, reason, rejections) for key in run_keys(cls.take(cls.count)))
             return
-        capacity_type, shapes = tier
-        costs = {id(s): s.price * share(vector, s.vector) for s in shapes}
-        shapes.sort(key=lambda s: (costs[id(s)], s.sort_key))
-        demand = Demand(cls, vector, cls.count, shapes, costs[id(shapes[0])], capacity_type)
-        demand.fit_counts = [max_fit(vector, s.vector, cls.count) for s in shapes]
+        capacity_type, shapes, _ = tier
+        # By fractional share cost (packing.share), then sort key; and pods of the class alone per shape.
+        request = np.array(vector, dtype=np.int64)
+        asked = request > 0
+        rooms = np.array([s.vector for s in shapes], dtype=np.int64)[:, asked]
+        costs = np.array([s.price for s in shapes]) * (request[asked] / rooms).max(axis=1, initial=0.0)
+        fits = np.minimum((rooms // request[asked]).min(axis=1, initial=cls.count), cls.count)
+        by_key = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)  # in tier order: mostly sorted
+        ranks = np.empty(len(shapes), dtype=np.int64)
+        ranks[by_key] = np.arange(len(shapes))
+        order: list[int] = np.lexsort((ranks, costs)).tolist()
+        demand = Demand(cls, vector, cls.count, [shapes[i] for i in order], float(costs[order[0]]), capacity_type)
+        demand.fit_counts = [int(f) for f in fits[order]]
         self.demands.append(demand)
         self.signatures[cls.signature.index] = cls.signature
         self.demands_of_signature.setdefault(cls.signature.index, []).append(demand)
@@ -192,24 +234,16 @@ class Problem:
 
     def compatible(self, demand: Demand, shape: Shape) -> bool:
         """Whether the demand's pods may go on a node of this shape: constraints, preferred capacity type, room."""
+        return self.accepts(demand, shape) and max_fit(demand.vector, shape.vector, 1) == 1
+
+    def accepts(self, demand: Demand, shape: Shape) -> bool:
+        """Whether the demand's constraints and preferred capacity type accept the shape, room aside: the same for
+        every demand of a group (Demand.group)."""
         return (
             shape.bin is demand.cls.signature.bin
             and shape.offering.capacity_type is demand.capacity_type
-            and self._accepted(
-                (demand.cls.signature,), demand.cls.requests.get(NVIDIA_GPU) > 1, shape.kind, shape.offering_index
-            )
-            and max_fit(demand.vector, shape.vector, 1) == 1
+            and self._accepted((demand.cls.signature,), demand.group[2], shape.kind, shape.offering_index)
         )
-
-    def candidates(self, shape: Shape) -> list[Demand]:
-        """Demands whose signature accepts the shape's kind: the only ones worth a closer look."""
-        check = self.compatibility.kind_rejection
-        return [
-            d
-            for index, sig in self.signatures.items()
-            if sig.bin is shape.bin and check(sig, shape.kind) is None
-            for d in self.demands_of_signature[index]
-        ]
 
     def pack(self) -> list[Pattern]:
         patterns: list[Pattern] = []
@@ -219,10 +253,13 @@ class Problem:
             packer = Packer(
                 demands,
                 self.compatible,
-                self.candidates,
+                self.accepts,
                 dedicated=dedicated and bin_kind is BinKind.SELECT,
             )
-            patterns.extend(packer.pack())
+            packed = packer.pack()
+            if not packer.dedicated:
+                packed = choose(packed, demands, self.compatible, self.accepts)
+            patterns.extend(packed)
         return patterns
 
     def alternatives(self, pattern: Pattern) -> tuple[Offering, ...]:
@@ -288,22 +325,25 @@ class _Draft:
     """A new node before limits and naming."""
 
     pattern: Pattern
-    pods: list[Pod]
+    runs: list[Run]
     alternatives: tuple[Offering, ...]
+
+    @property
+    def priority(self) -> int:
+        return max(pod.priority for pod, _ in self.runs)
+
+    @property
+    def size(self) -> int:
+        return sum(len(indexes) for _, indexes in self.runs)
 
 
 def _drafts(problem: Problem, patterns: Sequence[Pattern]) -> list[_Draft]:
-    cursor: dict[int, int] = {}
     drafts = []
     for pattern in patterns:
         alternatives = problem.alternatives(pattern)
         for _ in range(pattern.repeat):
-            pods: list[Pod] = []
-            for demand, n in pattern.counts:
-                start = cursor.get(demand.cls.index, 0)
-                pods.extend(demand.cls.pods[start : start + n])
-                cursor[demand.cls.index] = start + n
-            drafts.append(_Draft(pattern, pods, alternatives))
+            runs = [run for demand, n in pattern.counts for run in demand.cls.take(n)]
+            drafts.append(_Draft(pattern, runs, alternatives))
     return drafts
 
 
@@ -314,8 +354,8 @@ def _within_limits(drafts: Sequence[_Draft], limits: Limits) -> tuple[list[_Draf
     ranked = sorted(
         range(len(drafts)),
         key=lambda i: (
-            -max(p.priority for p in drafts[i].pods),
-            drafts[i].pattern.shape.price / len(drafts[i].pods),
+            -drafts[i].priority,
+            drafts[i].pattern.shape.price / drafts[i].size,
             i,
         ),
     )
@@ -342,7 +382,7 @@ def _within_limits(drafts: Sequence[_Draft], limits: Limits) -> tuple[list[_Draf
             gpus += node_gpus
             cost += offering.price_usd_per_hour
         else:
-            held.extend(Unplaced(p.key, reason) for p in drafts[i].pods)
+            held.extend(Unplaced(key, reason) for key in run_keys(drafts[i].runs))
     return [d for i, d in enumerate(drafts) if i in kept], held
 
 
@@ -354,7 +394,7 @@ def _planned_node(problem: Problem, name: str, draft: _Draft) -> PlannedNode:
     return PlannedNode(
         name=name,
         offering=shape.offering,
-        pods=tuple(p.key for p in draft.pods),
+        pods=tuple(run_keys(draft.runs)),
         allocatable=shape.kind.allocatable,
         bin=shape.bin,
         labels=labels,
@@ -368,7 +408,7 @@ def prepare(request: PlanRequest) -> tuple[Problem | None, dict[str, str], list[
     """Steps 1-4: the problem left for new nodes (None if nothing is), pods on existing nodes, unplaced pods."""
     classes, unplaced = classify(request.pods, request.config)
     on_existing = place_on_existing(classes, request.nodes)
-    pending = [c for c in classes if c.pods]
+    pending = [c for c in classes if c.count]
     if not pending:
         return None, on_existing, unplaced
     problem = Problem(request, pending)
