@@ -21,6 +21,7 @@ from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.planner.shapes import PreparedOfferings, observed_node_resources
 from luna_autoscaler.planner.types import CapacityNode, Limits
 from luna_autoscaler.ports import Clock, Cluster, InterruptionKind, NodeProvider
 from luna_autoscaler.reconcile.consolidation import Consolidator
@@ -71,6 +72,7 @@ class Reconciler:
         self._launch_ids = launch_ids or _uuid_launch_id
         self._should_stop = should_stop
         self._config: Config | None = None
+        self._prepared: PreparedOfferings | None = None
         self._prices = PriceIndex()
         self.forget()
 
@@ -127,6 +129,7 @@ class Reconciler:
         snapshot = self._cluster.snapshot()
         instances = self._provider.list_instances()
         view = ClusterView.build(snapshot, instances, self._provider, catalog, self._prices)
+        prepared = self._prepared_offerings(catalog, config, snapshot.nodes)
         if not self._rebuilt:
             self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
             self._scale_up.last_launch_at = max((r.started_at for r in self._tracker.records.values()), default=None)
@@ -137,10 +140,10 @@ class Reconciler:
         removed += self._follow_launches(view, config, now)
         interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
-        self._report_problems(pods, catalog, config, view, now)
-        up = self._scale_up_for(pods, view, catalog, config, now)
+        self._report_problems(pods, prepared, view, now)
+        up = self._scale_up_for(pods, view, prepared, now)
         drains_started = self._scale_down_for(view, catalog, config, up, now)
-        drains_started += self._consolidate(view, catalog, config, pods, now)
+        drains_started += self._consolidate(view, prepared, pods, now)
         if not self._dry_run:
             removed += self._drainer.progress(view, now)
         removed += self._collect_orphans(view, removed, now)
@@ -248,19 +251,29 @@ class Reconciler:
 
     # --- scale-up -------------------------------------------------------------------------------------------
 
-    def _report_problems(
-        self, pods: Triage, catalog: Catalog, config: Config, view: ClusterView, now: datetime
-    ) -> None:
+    def _prepared_offerings(self, catalog: Catalog, config: Config, nodes: Sequence[Node]) -> PreparedOfferings:
+        """The offerings every plan of this cycle buys from: kept while the catalog, the configuration and what
+        our registered nodes report stay the same, rebuilt when one changes (a ConfigMap edit applies here)."""
+        observed = observed_node_resources(nodes)
+        kept = self._prepared
+        self._prepared = (
+            kept.current(catalog, config, observed) if kept else PreparedOfferings.build(catalog, config, observed)
+        )
+        return self._prepared
+
+    def _report_problems(self, pods: Triage, prepared: PreparedOfferings, view: ClusterView, now: datetime) -> None:
         for pod, problems in pods.invalid:
             message = "; ".join(str(p) for p in problems)
             log.warning("pod.invalid_annotation", pod=pod.key, problems=message)
             self._events.post(pod, "InvalidAnnotation", message, warning=True)
-        self._estimates.post(pods.gated, catalog, config, self._unavailable.current(now))
+        unavailable = self._unavailable.current(now)
+        self._estimates.post(pods.gated, prepared.catalog, prepared.config, unavailable, prepared)
         self._events.keep_only(view.snapshot.pods)
 
     def _scale_up_for(
-        self, pods: Triage, view: ClusterView, catalog: Catalog, config: Config, now: datetime
+        self, pods: Triage, view: ClusterView, prepared: PreparedOfferings, now: datetime
     ) -> ScaleUpOutcome:
+        config = prepared.config
         replaced = [
             as_pending(p)
             for drain in self._drainer.drains.values()
@@ -275,8 +288,9 @@ class Reconciler:
 
         return self._scale_up.run(
             tuple(pending.values()),
-            catalog=catalog,
+            catalog=prepared.catalog,
             config=config,
+            prepared=prepared,
             daemonsets=view.snapshot.daemonsets,
             capacity=capacity,
             limits=lambda: self._limits(config, view),
@@ -330,8 +344,9 @@ class Reconciler:
         return tuple(started)
 
     def _consolidate(
-        self, view: ClusterView, catalog: Catalog, config: Config, pods: Triage, now: datetime
+        self, view: ClusterView, prepared: PreparedOfferings, pods: Triage, now: datetime
     ) -> tuple[RemovalSummary, ...]:
+        config = prepared.config
         if not (config.scale_down.enabled and config.scale_down.consolidation):
             return ()
         last_up = self._scale_up.last_launch_at
@@ -342,7 +357,13 @@ class Reconciler:
             and (last_up is None or now - last_up >= timedelta(seconds=config.scale_down.delay_after_scale_up_seconds))
         )
         decision = self._consolidator.step(
-            view, catalog, config, at_rest=at_rest, limits=lambda: self._limits(config, view), now=now
+            view,
+            prepared.catalog,
+            config,
+            prepared=prepared,
+            at_rest=at_rest,
+            limits=lambda: self._limits(config, view),
+            now=now,
         )
         if decision is None:
             return ()

@@ -24,6 +24,7 @@ from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.models.resources import ZERO, Resources
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner import plan
+from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
@@ -36,6 +37,16 @@ MAX_FALLBACK_ROUNDS = 4
 """Plans per cycle when launches keep failing for capacity: each round excludes what the last one learnt."""
 
 CONFIGURATION_BACKOFF = Backoff(initial_seconds=30.0, max_seconds=600.0, jitter=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planning:
+    """What every plan of one scale-up shares (the fallback rounds plan again against the same offerings)."""
+
+    catalog: Catalog
+    config: Config
+    prepared: PreparedOfferings | None
+    daemonsets: tuple[DaemonSet, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,7 @@ class ScaleUp:
         *,
         catalog: Catalog,
         config: Config,
+        prepared: PreparedOfferings | None = None,
         daemonsets: Sequence[DaemonSet],
         capacity: Callable[[], tuple[CapacityNode, ...]],
         limits: Callable[[], Limits],
@@ -118,9 +130,8 @@ class ScaleUp:
         by_key = {p.key: p for p in pods}
         launched: list[LaunchSummary] = []
         errors: list[str] = []
-        result = self._plan(
-            pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
-        )
+        planning = _Planning(catalog, config, prepared, tuple(daemonsets))
+        result = self._plan(pods, planning, nodes=capacity(), limits=limits(), now=now)
         for _ in range(MAX_FALLBACK_ROUNDS - 1):
             failures = self._launch_all(
                 result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors
@@ -128,9 +139,7 @@ class ScaleUp:
             if not any(f.replan for f in failures):
                 break
             log.info("scale_up.fallback", failed_launches=len(failures), pods=len(pods))
-            result = self._plan(
-                pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
-            )
+            result = self._plan(pods, planning, nodes=capacity(), limits=limits(), now=now)
         else:
             self._launch_all(result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
         for u in result.unplaced:
@@ -146,22 +155,21 @@ class ScaleUp:
     def _plan(
         self,
         pods: Sequence[Pod],
+        planning: _Planning,
         *,
-        catalog: Catalog,
-        config: Config,
-        daemonsets: Sequence[DaemonSet],
         nodes: tuple[CapacityNode, ...],
         limits: Limits,
         now: datetime,
     ) -> Plan:
         request = PlanRequest(
             pods=tuple(pods),
-            catalog=catalog,
-            config=config,
+            catalog=planning.catalog,
+            config=planning.config,
             nodes=nodes,
-            daemonsets=tuple(daemonsets),
+            daemonsets=planning.daemonsets,
             unavailable=self._unavailable.current(now),
             limits=limits,
+            prepared=planning.prepared,
         )
         if self._last_plan is not None and self._last_plan[0] == request:
             return self._last_plan[1]  # the planner is a pure function: same request, same plan

@@ -121,7 +121,6 @@ class AwsProvider:
             ec2_client=clients.ec2,
             clock=clock,
             refresh_seconds=aws.pricing_refresh_seconds,
-            spot_price_ratio_estimate=config.spot_price_ratio_estimate,
         )
         if metrics_registry is not None:
             metrics_registry.register(PriceAgeCollector(self._prices))
@@ -147,12 +146,7 @@ class AwsProvider:
         cached = self._launchable
         if cached is not None and cached[0] is priced and cached[1] == zones:
             return cached[2]
-        result = launchable(
-            priced,
-            zones=zones,
-            max_spot_price_ratio=self._aws.max_spot_price_ratio,
-            max_spot_interrupt_bucket=self._aws.max_spot_interrupt_bucket,
-        )
+        result = launchable(priced, zones=zones, aws=self._aws)
         self._launchable = (priced, zones, result)
         return result
 

@@ -94,10 +94,6 @@ def test_aws_max_spot_price_ratio_excludes_spot_too_close_to_on_demand():
     a_pod = pod("a", annotations=SPOT_FIRST)
     assert chosen(run([a_pod], cat))[2] is SPOT
     assert chosen(run([a_pod], cat, config(aws={"maxSpotPriceRatio": 0.7})))[2] is ON_DEMAND
-    # An estimated spot price is subject to the same ratio.
-    estimated_only = catalog(offering("m5.large", "us-east-1a"))
-    cfg = config(spotPriceRatioEstimate=0.8, aws={"maxSpotPriceRatio": 0.7})
-    assert chosen(run([a_pod], estimated_only, cfg))[2] is ON_DEMAND
 
 
 def test_an_offering_without_a_price_is_never_chosen():
@@ -107,10 +103,9 @@ def test_an_offering_without_a_price_is_never_chosen():
     assert result.unplaced[0].rejections == {"no price in the catalog": 1, "capacity type spot not in [on-demand]": 1}
 
 
-def test_spot_prices_the_catalog_estimated_follow_the_configured_ratio():
-    from dataclasses import replace
-
-    estimated = replace(offering("m5.large", "us-east-1a", SPOT, 0.0336), price_estimated=True)  # 0.35 x 0.096
-    cat = catalog(offering("m5.large", "us-east-1a"), estimated)
-    node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=0.5)).new_nodes[0].offering
-    assert (node.price_usd_per_hour, node.price_estimated) == (0.048, True)
+def test_an_estimated_spot_offering_says_it_was_estimated_from_the_on_demand_row_at_the_live_ratio():
+    cat = catalog(offering("m5.large", "us-east-1a"))
+    for ratio in (0.35, 0.5):  # a ConfigMap change: the next plan uses the new ratio, nothing is restarted
+        node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=ratio)).new_nodes[0].offering
+        assert (node.price_usd_per_hour, node.price_estimated) == (round(0.096 * ratio, 6), True)
+        assert node.provenance.source == f"test, on-demand x spotPriceRatioEstimate {ratio:g}"
