@@ -9,7 +9,7 @@ vocabulary across clouds (`A10G`, `A10`, `A100-40GB`, `A100-80GB`, `H100`, `L4`,
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -142,6 +142,19 @@ class Offering:
     @property
     def name(self) -> str:
         return self.instance_type.name
+
+    def spot_estimate(self, ratio: float) -> Offering:
+        """The spot offering of this on-demand one priced at `ratio` x its price, where no spot price was observed
+        (`spotPriceRatioEstimate`): marked `price_estimated`, its provenance naming this row's source and the ratio."""
+        source = f"{self.provenance.source}, on-demand x spotPriceRatioEstimate {ratio:g}"
+        return replace(
+            self,
+            capacity_type=CapacityType.SPOT,
+            price_usd_per_hour=round(self.price_usd_per_hour * ratio, 6),
+            provenance=PriceProvenance(source, self.provenance.as_of),
+            price_estimated=True,
+            interruption_band=None,
+        )
 
     def labels(self) -> dict[str, str]:
         """The well-known labels a node of this offering will carry (before configured extra labels)."""

@@ -37,7 +37,6 @@ from luna_autoscaler.models.catalog import (
     InstanceType,
     NodeResources,
     Offering,
-    PriceProvenance,
 )
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.gpu_sku import requested_skus
@@ -142,17 +141,6 @@ class Purchasable:
     excluded: str | None = None
 
 
-def _estimate_spot(on_demand: Offering, ratio: float) -> Offering:
-    source = f"{on_demand.provenance.source}, on-demand x spotPriceRatioEstimate {ratio:g}"
-    return replace(
-        on_demand,
-        capacity_type=CapacityType.SPOT,
-        price_usd_per_hour=round(on_demand.price_usd_per_hour * ratio, 6),
-        provenance=PriceProvenance(source, on_demand.provenance.as_of),
-        price_estimated=True,
-    )
-
-
 def purchasable_offerings(catalog: Catalog, config: Config) -> tuple[Purchasable, ...]:
     """The catalog with estimated spot offerings added and exclusions attached, sorted deterministically."""
     on_demand: dict[tuple[str, str], Offering] = {}
@@ -165,7 +153,7 @@ def purchasable_offerings(catalog: Catalog, config: Config) -> tuple[Purchasable
     ratio = config.spot_price_ratio_estimate
     for key, od in on_demand.items():
         if key not in spot:
-            spot[key] = _estimate_spot(od, ratio)
+            spot[key] = od.spot_estimate(ratio)
     out = []
     for o in (*on_demand.values(), *spot.values()):
         excluded = o.exclusion

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import OfferingRef, Permanent, ProviderConfigurationError
 from luna_autoscaler.models import scheduling as lbl
-from luna_autoscaler.models.catalog import Catalog, Offering
+from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
     OWNER_VALUE,
     TAG_CLUSTER,
@@ -107,6 +107,7 @@ class AwsProvider:
                 "aws.instanceProfile is required: the instance profile of the node IAM role (docs/aws.md)"
             )
         self._aws = aws
+        self._spot_ratio = config.spot_price_ratio_estimate
         self._cluster_name = cluster_name
         self._eks_name = aws.cluster_name or cluster_name
         self._clients = clients
@@ -338,7 +339,14 @@ class AwsProvider:
         )
 
     def _priced(self, ref: OfferingRef) -> Offering | None:
+        """The offering an instance runs as, for its price: a spot instance of a type without an observed spot
+        price was bought at the planner's estimate (`Offering.spot_estimate`, at the ratio of our start)."""
         current = self._prices.current
         if self._price_index is None or self._price_index[0] is not current:
             self._price_index = (current, {o.ref: o for o in current})
-        return self._price_index[1].get(ref)
+        index = self._price_index[1]
+        found = index.get(ref)
+        if found is None and ref.capacity_type == CapacityType.SPOT.value:
+            on_demand = index.get(OfferingRef(ref.instance_type, ref.zone, CapacityType.ON_DEMAND.value))
+            return on_demand.spot_estimate(self._spot_ratio) if on_demand else None
+        return found
