@@ -101,6 +101,9 @@ class Reconciler:
         self._consolidator = Consolidator(self._tracker, self.metrics, dry_run=self._dry_run)
         self._rebuilt = False
         self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
+        # Launches whose Node the API refused to label, by launch id: retried every cycle while the Node exists,
+        # even after the launch itself is finished (it may initialise in the very cycle labelling failed).
+        self._unlabelled: dict[str, LaunchRecord] = {}
 
     # --- what callers may read ------------------------------------------------------------------------------
 
@@ -137,7 +140,8 @@ class Reconciler:
             self._rebuilt = True
         removed: list[RemovalSummary] = []
 
-        removed += self._follow_launches(view, config, now)
+        followed, failed_in_cloud = self._follow_launches(view, config, now)
+        removed += followed
         interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
         self._report_problems(pods, prepared, view, now)
@@ -156,7 +160,7 @@ class Reconciler:
             pending_pods=len(pods.pending),
             planned=up.planned,
             launched=up.launched,
-            launch_errors=up.errors,
+            launch_errors=failed_in_cloud + up.errors,
             unplaced=up.unplaced,
             drains_started=interrupted + drains_started,
             removed=tuple(removed),
@@ -166,15 +170,25 @@ class Reconciler:
 
     # --- launches -------------------------------------------------------------------------------------------
 
-    def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
-        tracked = self._tracker.track(view.nodes, config, now)
+    def _follow_launches(
+        self, view: ClusterView, config: Config, now: datetime
+    ) -> tuple[list[RemovalSummary], tuple[str, ...]]:
+        """Launches followed to their nodes; returns what was removed (timed out) and the launches that failed
+        since the last cycle (retries given up, refusals the cloud reported later), as `kind: message`."""
+        tracked = self._tracker.track(view.nodes, tuple(view.instances.values()), config, now)
         self._consolidator.launches_ended(
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
         )
-        for record, node in tracked.with_nodes:
-            if record.launch_id not in self._labelled and not self._dry_run and self._label_and_taint(record, node):
-                self._labelled.add(record.launch_id)
+        for record, _ in tracked.with_nodes:
+            if record.launch_id not in self._labelled and not self._dry_run:
+                self._unlabelled[record.launch_id] = record
+        nodes = {n.name: n for n in view.nodes}
+        for launch_id, record in list(self._unlabelled.items()):
+            current = nodes.get(record.node_name)
+            if current is None or self._label_and_taint(record, current):
+                del self._unlabelled[launch_id]
+                self._labelled.add(launch_id)
         self._labelled &= set(self._tracker.records)
         removed = []
         for record in tracked.timed_out:
@@ -184,7 +198,7 @@ class Reconciler:
                 log.info("launch.would_terminate", launch_id=record.launch_id, instance_id=instance_id)
                 continue
             self._remove(record.node_name, instance_id, "registration-timeout")
-        return removed
+        return removed, tuple(f"{f.kind}: {f.message}" for f in tracked.failures)
 
     def _label_and_taint(self, record: LaunchRecord, node: Node) -> bool:
         """Our labels and taints on the Node, where the cloud's bootstrap did not already put them; False if the
@@ -199,6 +213,7 @@ class Reconciler:
                 self._cluster.taint_node(node.name, taint)
                 log.info("node.tainted", node=node.name, taint=str(taint))
         except Exception as e:
+            self.metrics.node_operation_failures.labels("label").inc()
             log.warning("node.label_failed", node=node.name, error=f"{type(e).__name__}: {e}")
             return False
         return True
@@ -212,6 +227,7 @@ class Reconciler:
             if instance_id:
                 self._provider.terminate(instance_id)
         except Exception as e:
+            self.metrics.node_operation_failures.labels("remove").inc()
             log.warning(
                 "remove.failed",
                 node=node_name,

@@ -8,6 +8,8 @@ snapshot never observed are estimated by the planner from the live `spotPriceRat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from luna_autoscaler.errors import CatalogError, ProviderConfigurationError
 from luna_autoscaler.ports import ProviderContext
 from pricing.catalog import default_region, load_catalog
@@ -25,4 +27,10 @@ def create(ctx: ProviderContext) -> FakeProvider:
         catalog = ctx.config.with_cloud_policy(load_catalog(section.cloud, region))
     except CatalogError as e:
         raise ProviderConfigurationError(f"fake.cloud/fake.region: {e}") from e
-    return FakeProvider(catalog, ctx.clock, cluster_name=ctx.cluster_name)
+    return FakeProvider(
+        catalog,
+        ctx.clock,
+        cluster_name=ctx.cluster_name,
+        state_file=Path(section.state_file) if section.state_file else None,
+        pool_shaped=section.pool_shaped,
+    )
