@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from luna_autoscaler.errors import OfferingRef
-from luna_autoscaler.models.catalog import CapacityType
-from tests.planner.conftest import catalog, config, offering, pod, run, types_bought
+from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.models.scheduling import Taint
+from tests.planner.conftest import catalog, config, daemonset, offering, pod, run, types_bought
 
 SPOT = CapacityType.SPOT
 ON_DEMAND = CapacityType.ON_DEMAND
@@ -109,3 +112,49 @@ def test_an_estimated_spot_offering_says_it_was_estimated_from_the_on_demand_row
         node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=ratio)).new_nodes[0].offering
         assert (node.price_usd_per_hour, node.price_estimated) == (round(0.096 * ratio, 6), True)
         assert node.provenance.source == f"test, on-demand x spotPriceRatioEstimate {ratio:g}"
+
+
+# --- what the cloud itself puts on a node (Offering.node_labels / node_taints) ----------------------------------
+
+AKS_SPOT_TAINT = Taint("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule")
+AKS_SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot"}
+
+
+def tainted_spot(name: str, price: float) -> Offering:
+    return replace(
+        offering(name, "us-east-1a", SPOT, price),
+        node_taints=(AKS_SPOT_TAINT,),
+        node_labels={"kubernetes.azure.com/scalesetpriority": "spot"},
+    )
+
+
+def test_an_offering_whose_nodes_the_cloud_taints_takes_only_pods_that_tolerate_it():
+    cat = catalog(offering("m5.large", "us-east-1a"), tainted_spot("m5.large", 0.03))
+    intolerant = run([pod("a", annotations=SPOT_FIRST)], cat)
+    assert chosen(intolerant)[2] is ON_DEMAND
+    result = run([pod("a", annotations=SPOT_FIRST)], catalog(tainted_spot("m5.large", 0.03)))
+    assert result.unplaced[0].rejections == {
+        "taint kubernetes.azure.com/scalesetpriority=spot:NoSchedule not tolerated": 1
+    }
+    tolerant = run([pod("a", annotations=SPOT_FIRST, tolerations=[AKS_SPOT_TOLERATION])], cat)
+    assert chosen(tolerant)[2] is SPOT
+
+
+def test_a_pod_may_select_a_label_the_cloud_puts_on_the_offerings_nodes():
+    cat = catalog(offering("m5.large", "us-east-1a"), tainted_spot("m5.xlarge", 0.06))
+    selecting = pod(
+        "a",
+        annotations=SPOT_FIRST,
+        tolerations=[AKS_SPOT_TOLERATION],
+        node_selector={"kubernetes.azure.com/scalesetpriority": "spot"},
+    )
+    result = run([selecting], cat)
+    assert chosen(result)[:3] == ("m5.xlarge", "us-east-1a", SPOT)
+
+
+def test_a_daemonset_that_does_not_tolerate_the_clouds_taint_takes_nothing_there():
+    cat = catalog(tainted_spot("m5.large", 0.03))
+    spot_only = {"node.elotl.co/instance-offerings": "spot"}
+    tolerant_pod = pod("a", "1500m", "2Gi", annotations=spot_only, tolerations=[AKS_SPOT_TOLERATION])
+    agent = daemonset("agent", "500m", "256Mi")  # would leave too little CPU if it ran there
+    assert types_bought(run([tolerant_pod], cat, daemonsets=(agent,))) == ["m5.large"]
