@@ -228,4 +228,4 @@ class PreparedOfferings:
         """This value if it still serves `catalog`, `config` and `observed`, else a new one for them."""
         if self.serves(catalog, config) and dict(self.observed) == dict(observed or {}):
             return self
-        return PreparedOfferings.build(catalog, config, observed)
+        return PreparedOfferings.build(catalog, config, dict(observed or {}))

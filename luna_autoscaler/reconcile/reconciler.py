@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from luna_autoscaler.config import Config
-from luna_autoscaler.models.catalog import Catalog
+from luna_autoscaler.models.catalog import Catalog, NodeResources
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.observability.metrics import Metrics
@@ -73,6 +73,7 @@ class Reconciler:
         self._should_stop = should_stop
         self._config: Config | None = None
         self._prepared: PreparedOfferings | None = None
+        self._observed: dict[str, NodeResources] = {}  # what our nodes report where the catalog differs
         self._prices = PriceIndex()
         self.forget()
 
@@ -269,11 +270,17 @@ class Reconciler:
 
     def _prepared_offerings(self, catalog: Catalog, config: Config, nodes: Sequence[Node]) -> PreparedOfferings:
         """The offerings every plan of this cycle buys from: kept while the catalog, the configuration and what
-        our registered nodes report stay the same, rebuilt when one changes (a ConfigMap edit applies here)."""
-        observed = observed_node_resources(nodes)
+        our registered nodes report stay the same, rebuilt when one changes (a ConfigMap edit applies here). Only
+        reports that differ from the catalog's figures count, so nodes coming and going rebuild nothing."""
+        for type_name, seen in observed_node_resources(nodes).items():
+            known = catalog.instance_types.get(type_name)
+            if known is None or known.node is None or known.node.allocatable != seen.allocatable:
+                self._observed[type_name] = seen  # remembered: a type's reality does not leave with its last node
         kept = self._prepared
         self._prepared = (
-            kept.current(catalog, config, observed) if kept else PreparedOfferings.build(catalog, config, observed)
+            kept.current(catalog, config, self._observed)
+            if kept
+            else PreparedOfferings.build(catalog, config, dict(self._observed))
         )
         return self._prepared
 
