@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from luna_autoscaler.config import Config
+from luna_autoscaler.planner.shapes import purchasable_offerings
 from pricing.catalog import BundledCatalogSource, default_region, regions, snapshot_version
 from pricing.shapes import CLOUDS
 from pricing.snapshot import DATA_DIR
@@ -51,10 +53,11 @@ def measure(cloud: str, region: str, repeat: int) -> tuple[float, float, float, 
             cold.append(timed(partial(first.catalog, cloud, region)))
             memo.append(timed(partial(first.catalog, cloud, region)))
             warm.append(timed(partial(BundledCatalogSource(cache_dir=cache_dir).catalog, cloud, region)))
-            spot = BundledCatalogSource(cache_dir=cache_dir, spot_price_ratio_estimate=0.35)
-            estimated.append(timed(partial(spot.catalog, cloud, region)))
-            observed = len(first.catalog(cloud, region))
-            with_estimates = len(spot.catalog(cloud, region))
+            # Spot estimates are the planner's (planner/shapes.py): what it costs to add them to this catalog.
+            catalog = first.catalog(cloud, region)
+            estimated.append(timed(partial(purchasable_offerings, catalog, Config())))
+            observed = len(catalog)
+            with_estimates = len(purchasable_offerings(catalog, Config()))
     med = statistics.median
     return med(cold), med(warm), med(memo), med(estimated), observed, with_estimates
 

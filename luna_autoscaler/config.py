@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from luna_autoscaler.errors import ConfigError, QuantityError
-from luna_autoscaler.models.catalog import CapacityType
+from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.models.constraints import parse_offerings
 from luna_autoscaler.models.quantity import cpu_millis, whole_units
 
@@ -104,6 +104,11 @@ class ConfigSection(BaseModel):
     def of(cls, config: Config) -> Self:
         """This provider section of `config` (defaults when the ConfigMap has none)."""
         return config.section(cls.section_name, cls)
+
+    def catalog_policy(self, catalog: Catalog) -> Catalog:
+        """A catalog of this section's cloud under its settings, as data: exclusions on the offerings the section
+        forbids, node resources for the boot disk it configures. The catalog itself by default."""
+        return catalog
 
 
 S = TypeVar("S", bound=BaseModel)
@@ -263,6 +268,12 @@ class Config(ConfigSection):
         """The validated `name` section (its provider's schema), or that schema's defaults when it is absent."""
         value = self.sections.get(name)
         return value if isinstance(value, model) else model()
+
+    def with_cloud_policy(self, catalog: Catalog) -> Catalog:
+        """`catalog` under the policy of its cloud's section (`ConfigSection.catalog_policy`), for those who plan
+        without that cloud's provider (`plan`, the fake); a provider applies its own section to its catalog."""
+        section = self.sections.get(catalog.cloud)
+        return section.catalog_policy(catalog) if isinstance(section, ConfigSection) else catalog
 
     def with_section(self, name: str, value: BaseModel) -> Config:
         """This configuration with one provider section replaced (e.g. the simulated cloud of the fake)."""

@@ -7,8 +7,9 @@ the snapshot version, and the resulting Catalog is memoised in the process. The 
 missing, corrupt or unwritable cache is rebuilt or skipped, never an error. It is read with an unpickler that
 refuses every class, so a tampered file can only fail to load.
 
-Spot prices that were never observed (AWS types outside the GPU price file, Azure sizes without a spot meter) can
-be estimated as on-demand × `spotPriceRatioEstimate`; such offerings say so (`price_estimated=True`).
+Every type carries the capacity and allocatable of its cloud's nodes (`pricing.overhead`, with the cloud's default
+boot disk). Spot prices that were never observed are not made up here: the planner estimates them from the live
+`spotPriceRatioEstimate` (planner/shapes.py), the one place that does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from luna_autoscaler.errors import CatalogError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering, PriceProvenance
+from pricing.overhead import with_node
 from pricing.shapes import CLOUDS
 from pricing.snapshot import (
     DATA_DIR,
@@ -66,7 +68,7 @@ def default_cache_dir() -> Path:
 
 
 class BundledCatalogSource:
-    """`CatalogSource` over the bundled snapshot. Thread-safe; catalogs are memoised per cloud/region/estimate.
+    """`CatalogSource` over the bundled snapshot. Thread-safe; catalogs are memoised per cloud/region.
 
     `cache_dir`: where compact per-region caches go (default `$XDG_CACHE_HOME/luna-autoscaler`, resolved at first
     use); None disables the disk cache. `data_dir` is the snapshot directory (default pricing/data/).
@@ -75,29 +77,25 @@ class BundledCatalogSource:
     def __init__(
         self,
         *,
-        spot_price_ratio_estimate: float | None = None,
         cache_dir: Path | Literal[_Default.CACHE_DIR] | None = _Default.CACHE_DIR,
         data_dir: Path = DATA_DIR,
     ) -> None:
-        if spot_price_ratio_estimate is not None and not 0 < spot_price_ratio_estimate <= 1:
-            raise ValueError(f"spot_price_ratio_estimate must be in (0, 1], got {spot_price_ratio_estimate}")
-        self.spot_price_ratio_estimate = spot_price_ratio_estimate
         self._cache_dir = cache_dir
         self._data_dir = data_dir
         self._manifest: Manifest | None = None
-        self._catalogs: dict[tuple[str, str, float | None], Catalog] = {}
+        self._catalogs: dict[tuple[str, str], Catalog] = {}
         self._lock = threading.Lock()
 
     def catalog(self, cloud: str, region: str) -> Catalog:
-        return self.load(cloud, region, spot_price_ratio_estimate=self.spot_price_ratio_estimate)
+        return self.load(cloud, region)
 
-    def load(self, cloud: str, region: str | None = None, *, spot_price_ratio_estimate: float | None = None) -> Catalog:
+    def load(self, cloud: str, region: str | None = None) -> Catalog:
         cloud, region = self.resolve(cloud, region)
-        key = (cloud, region, spot_price_ratio_estimate)
+        key = (cloud, region)
         with self._lock:
             found = self._catalogs.get(key)
             if found is None:
-                found = self._load(cloud, region, spot_price_ratio_estimate)
+                found = self._load(cloud, region)
                 self._catalogs[key] = found
             return found
 
@@ -137,21 +135,21 @@ class BundledCatalogSource:
             return None
         return base / f"catalog-{self.manifest.version}-{cloud}-{region}.pickle"
 
-    def _load(self, cloud: str, region: str, ratio: float | None) -> Catalog:
+    def _load(self, cloud: str, region: str) -> Catalog:
         """From the disk cache if it holds this region of this snapshot, else from the snapshot (then cached)."""
         path = self._cache_file(cloud, region)
         header = (CACHE_FORMAT, self.manifest.version, cloud, region)
         cached = _read_cache(path, header) if path is not None else None
         if cached is not None:
             try:
-                return self._build(cloud, region, cached, ratio)
+                return self._build(cloud, region, cached)
             except (ValueError, TypeError, IndexError, KeyError):
                 pass  # a cache of the right version but the wrong shape: rebuild it below
         rows = self._rows_from_snapshot(cloud, region)
         if path is not None:
             _write_cache(path, header, rows)
             _remove_stale(path.parent, f"catalog-*-{cloud}-{region}.pickle", keep=path)
-        return self._build(cloud, region, rows, ratio)
+        return self._build(cloud, region, rows)
 
     def _rows_from_snapshot(self, cloud: str, region: str) -> _RegionRows:
         m = self.manifest
@@ -171,13 +169,10 @@ class BundledCatalogSource:
 
     # --- objects ------------------------------------------------------------------------------------------
 
-    def _build(self, cloud: str, region: str, rows: _RegionRows, ratio: float | None) -> Catalog:
+    def _build(self, cloud: str, region: str, rows: _RegionRows) -> Catalog:
         sources = self.manifest.sources
         observed = {sid: PriceProvenance(s.name, s.as_of) for sid, s in sources.items()}
-        estimated = {
-            sid: PriceProvenance(f"{s.name} x spotPriceRatioEstimate {ratio}", s.as_of) for sid, s in sources.items()
-        }
-        types = [instance_type_from_cells(cloud, cells) for cells in rows.types]
+        types = [with_node(instance_type_from_cells(cloud, cells)) for cells in rows.types]
         on_demand, spot = CapacityType.ON_DEMAND, CapacityType.SPOT
         offerings: list[Offering] = []
         used: set[str] = set()
@@ -189,10 +184,6 @@ class BundledCatalogSource:
             if sp is not None:
                 offerings.append(Offering(it, region, zone, spot, sp, observed[sp_src], band or None))
                 used.add(sp_src)
-            elif ratio is not None and od is not None:
-                offerings.append(
-                    Offering(it, region, zone, spot, round(od * ratio, 6), estimated[od_src], price_estimated=True)
-                )
         names = "; ".join(sorted(sources[s].name for s in used))
         provenance = PriceProvenance(
             f"luna-autoscaler bundled catalog {self.manifest.version}: {names}",
@@ -256,13 +247,12 @@ def _remove_stale(directory: Path, pattern: str, keep: Path) -> None:
 _BUNDLED = BundledCatalogSource()
 
 
-def load_catalog(cloud: str, region: str | None = None, *, spot_price_ratio_estimate: float | None = None) -> Catalog:
+def load_catalog(cloud: str, region: str | None = None) -> Catalog:
     """The bundled Catalog of a cloud (`aws`, `gcp`, `azure`, `oci`) and region (None: `default_region(cloud)`).
 
-    With `spot_price_ratio_estimate`, (type, zone) pairs without an observed spot price also get a spot offering
-    priced on-demand × ratio, marked `price_estimated`. Unknown cloud or region → CatalogError naming the choices.
+    Unknown cloud or region → CatalogError naming the choices.
     """
-    return _BUNDLED.load(cloud, region, spot_price_ratio_estimate=spot_price_ratio_estimate)
+    return _BUNDLED.load(cloud, region)
 
 
 def regions(cloud: str) -> tuple[str, ...]:

@@ -354,7 +354,7 @@ def run(args: argparse.Namespace) -> int:
     clouds = CLOUDS if args.cloud == "all" else (args.cloud,)
     results = []
     for cloud in clouds:
-        catalog = load_catalog(cloud, args.region)
+        catalog = config.with_cloud_policy(load_catalog(cloud, args.region))  # `aws.*` limits as on the cloud
         results.append((catalog, plan_on(catalog, workload, config)))
     docs = [plan_document(c, r, workload.skipped) for c, r in results]
     if args.output == "json":

@@ -91,9 +91,7 @@ def simulate(job: Job, progress: Progress | None = None) -> tuple[RunResult, Cat
     config = scenario.config
     if job.offerings is not None:
         config = config.model_copy(update={"default_offerings": job.offerings})
-    catalog = load_catalog(
-        scenario.cloud, job.region or scenario.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate
-    )
+    catalog = load_catalog(scenario.cloud, job.region or scenario.region)
     factory = provider_factory(SIMULATED_PROVIDER)
     # The simulated cloud sells the scenario's catalog: said in the fake's own config section, as a user would.
     sold_section = provider_sections()[SIMULATED_PROVIDER].model_validate(

@@ -9,7 +9,7 @@ vocabulary across clouds (`A10G`, `A10`, `A100-40GB`, `A100-80GB`, `H100`, `L4`,
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -53,8 +53,23 @@ class Accelerator:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeResources:
+    """`status.capacity` and `status.allocatable` of a fresh node of an instance type, without accelerators and
+    before DaemonSets: what the node keeps for itself (memory the kernel takes, kube-reserved, eviction
+    thresholds), as its cloud configures the kubelet. Cloud policy as data: set by `pricing.overhead` when a
+    catalog is built, or observed on a registered node of the type. `source` says where the figures come from."""
+
+    capacity: Resources
+    allocatable: Resources
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceType:
-    """A machine shape of one cloud. `family` is the cloud's own family name (docs/annotations.md)."""
+    """A machine shape of one cloud. `family` is the cloud's own family name (docs/annotations.md).
+
+    `node` is what a node of it will offer pods (None: unknown, and the planner assumes the bare capacity).
+    """
 
     cloud: str
     name: str
@@ -65,6 +80,7 @@ class InstanceType:
     accelerator: Accelerator | None = None
     max_pods: int = 110  # EKS: from ENIs (pricing.aws); GKE 110, AKS 250 (Azure CNI overlay default), OKE 110
     ephemeral_storage_gib: int = 0  # 0: unknown, taken from the node configuration's boot volume
+    node: NodeResources | None = None
 
     @property
     def gpus(self) -> int:
@@ -109,6 +125,9 @@ class Offering:
     provenance: PriceProvenance
     interruption_band: str | None = None
     price_estimated: bool = False  # spot price derived from spotPriceRatioEstimate, not observed
+    # Why the cloud's policy forbids buying it (`aws.maxSpotInterruptBucket`...; None: it may be bought), set where
+    # the catalog is made (pricing/<cloud>, the provider); kept, not dropped, so unplaced pods can count it.
+    exclusion: str | None = None
     # What the cloud itself puts on a node of this offering, beyond the well-known labels (cloud policy as data,
     # set by pricing/<cloud> or the provider): AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot:
     # NoSchedule`, GKE labels them `cloud.google.com/gke-spot=true`, OKE taints preemptible ones. The planner counts
@@ -124,6 +143,19 @@ class Offering:
     @property
     def name(self) -> str:
         return self.instance_type.name
+
+    def spot_estimate(self, ratio: float) -> Offering:
+        """The spot offering of this on-demand one priced at `ratio` x its price, where no spot price was observed
+        (`spotPriceRatioEstimate`): marked `price_estimated`, its provenance naming this row's source and the ratio."""
+        source = f"{self.provenance.source}, on-demand x spotPriceRatioEstimate {ratio:g}"
+        return replace(
+            self,
+            capacity_type=CapacityType.SPOT,
+            price_usd_per_hour=round(self.price_usd_per_hour * ratio, 6),
+            provenance=PriceProvenance(source, self.provenance.as_of),
+            price_estimated=True,
+            interruption_band=None,
+        )
 
     def labels(self) -> dict[str, str]:
         """The well-known labels a node of this offering will carry (before configured extra labels)."""

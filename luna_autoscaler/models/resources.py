@@ -52,6 +52,13 @@ class Resources:
             (self.cpu_millis, self.memory_bytes, self.pods, self.ephemeral_storage_bytes, tuple(self.extended.items()))
         )
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable (a simulation's catalog crosses processes), though `extended` is a read-only mapping."""
+        return (
+            Resources.of,
+            (self.cpu_millis, self.memory_bytes, self.pods, self.ephemeral_storage_bytes, dict(self.extended)),
+        )
+
     @staticmethod
     def of(
         cpu_millis: int = 0,

@@ -2,9 +2,11 @@
 
 Each check has a stage, in the order kube-scheduler users expect to read them: the resource is missing
 altogether (`no nvidia.com/gpu`), the type is wrong (arch, regexp, family, GPU SKU, max GPUs, bin-packing
-bounds), a taint is not tolerated, the pod does not fit after overhead and DaemonSets, and last what is
-specific to one offering (node selector/affinity, max cost, capacity type, availability). When a pod fits
-nowhere, every offering is counted once under the reason of its furthest-reaching GPU mode, which gives
+bounds), a taint is not tolerated (the node kind's, or one the cloud puts on the offering's nodes:
+`Offering.node_taints`), the pod does not fit after overhead and DaemonSets, and last what is specific to one
+offering (node selector/affinity, including the labels the cloud adds, max cost, capacity type, availability).
+When a pod fits nowhere, every offering is counted once under the reason of its furthest-reaching GPU mode, which
+gives
 `0/812 offerings: 640 no nvidia.com/gpu, 120 gpu-sku not in [T4], 52 over max cost 1.00`.
 
 The same functions answer the fast path (is it compatible?) and the explanation (why not?), so the two can
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from luna_autoscaler.config import Config
+from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.mig import all_profile_names
@@ -77,9 +80,11 @@ class Compatibility:
         offerings: Sequence[Purchasable],
         kinds: Sequence[NodeKind],
         daemonsets: Sequence[DaemonSet],
+        unavailable: frozenset[OfferingRef] = frozenset(),
     ) -> None:
         self.config = config
         self.offerings = offerings
+        self.unavailable = unavailable
         self.daemonsets = tuple(sorted(daemonsets, key=lambda d: (d.namespace, d.name)))
         self.architectures = config.architectures()
         self.pack_type_regexp = (
@@ -124,11 +129,12 @@ class Compatibility:
         total = self._daemonset_requests.get(key)
         if total is None:
             labels = self.labels(offering_index, kind, bin_kind)
+            taints = (*kind.taints, *self.offerings[offering_index].offering.node_taints)
             total = ZERO  # stays the ZERO object when no DaemonSet runs there (see `allocatable`)
             for ds in self.daemonsets:
                 if (
                     ds.node_selector.matches(labels)
-                    and tolerates_all((*ds.tolerations, *_DAEMONSET_TOLERATIONS), kind.taints) is None
+                    and tolerates_all((*ds.tolerations, *_DAEMONSET_TOLERATIONS), taints) is None
                 ):
                     total = total + (ds.requests if ds.requests.pods else ds.requests + Resources.of(pods=1))
             self._daemonset_requests[key] = total
@@ -227,6 +233,10 @@ class Compatibility:
     def _offering_rejection(self, sig: Signature, offering_index: int, kind: NodeKind) -> Rejection | None:
         purchasable = self.offerings[offering_index]
         offering = purchasable.offering
+        if offering.node_taints:  # the cloud's own (AKS spot nodes...): rare, so checked per offering, then cached
+            taint = tolerates_all(sig.tolerations, offering.node_taints)
+            if taint is not None:
+                return Rejection(Stage.TAINT, f"taint {taint} not tolerated")
         if sig.selector.selector or sig.selector.terms:
             labels = self.labels(offering_index, kind, sig.bin)
             for requirement in sig.selector.selector:
@@ -240,6 +250,8 @@ class Compatibility:
             return Rejection(Stage.OFFERING, f"over max cost {max_cost:.2f}")
         if offering.capacity_type not in sig.capacity_types:
             return Rejection(Stage.OFFERING, capacity_type_rejection(offering.capacity_type, sig.capacity_types))
+        if self.unavailable and offering.ref in self.unavailable:
+            return Rejection(Stage.OFFERING, "unavailable (insufficient capacity)")
         if purchasable.excluded is not None:
             return Rejection(Stage.OFFERING, purchasable.excluded)
         return None

@@ -35,7 +35,7 @@ from luna_autoscaler.planner.compatibility import Compatibility
 from luna_autoscaler.planner.existing import place_on_existing
 from luna_autoscaler.planner.master import choose
 from luna_autoscaler.planner.packing import Demand, Packer, Pattern, Shape, max_fit
-from luna_autoscaler.planner.shapes import NodeKind, prepared_offerings
+from luna_autoscaler.planner.shapes import NodeKind
 from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
 MAX_ALTERNATIVES = 20
@@ -83,8 +83,11 @@ class Problem:
         self.config = request.config
         extended = sorted({name for c in classes for name in c.requests.extended})
         self.dimensions = (*BASE_DIMENSIONS, *extended)
-        self.offerings, self.kinds = prepared_offerings(request.catalog, request.config, request.unavailable)
-        self.compatibility = Compatibility(request.config, self.offerings, self.kinds, request.daemonsets)
+        prepared = request.prepared_offerings()
+        self.offerings, self.kinds = prepared.offerings, prepared.kinds
+        self.compatibility = Compatibility(
+            request.config, self.offerings, self.kinds, request.daemonsets, request.unavailable
+        )
         self._shapes: dict[tuple[int, int, BinKind], Shape] = {}
         self._signature_options: dict[int, list[_Tier]] = {}
         self.demands: list[Demand] = []

@@ -11,11 +11,15 @@ Fractional GPU types (AWS g6f, Azure NV*ads_A10_v5: one device that is a fractio
 offered as shared GPUs (`nvidia.com/gpu.shared`): a pod asking for a whole `nvidia.com/gpu` must never be given
 an eighth of an L4.
 
-Offerings get two corrections here, so that every planning decision sees the same prices: an on-demand offering
+Allocatable is data: what registered nodes of the type report (`observed_node_resources`), else the catalog's
+`InstanceType.node` (pricing.overhead: each cloud's reservation rule, applied where the catalog is made); the
+planner names no cloud. Offerings get one correction here, the only place that makes it: an on-demand offering
 without a spot sibling gets an estimated spot offering at `spotPriceRatioEstimate` x its price (marked
-`price_estimated`; estimated ones already in the catalog are re-priced, so the knob applies live), and offerings
-that policy excludes (capacity errors, `aws.maxSpotInterruptBucket`, `aws.maxSpotPriceRatio`, a price of $0 that
-can only be a catalog fault) are kept with the reason, because the reasons given for unplaced pods count them.
+`price_estimated`, its provenance naming the on-demand source and the ratio), so a ConfigMap change applies at
+the next prepared value. Offerings excluded where the catalog was made (`Offering.exclusion`: a cloud's spot
+limits) or priced at $0 (a catalog fault) are kept with the reason, because the reasons given for unplaced pods
+count them. All of it is built once per catalog and configuration, as a `PreparedOfferings` value the caller
+keeps.
 """
 
 from __future__ import annotations
@@ -26,21 +30,24 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from luna_autoscaler.config import Config, TimeSlicing
-from luna_autoscaler.errors import OfferingRef
-from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering
+from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import (
+    CapacityType,
+    Catalog,
+    InstanceType,
+    NodeResources,
+    Offering,
+)
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.gpu_sku import requested_skus
 from luna_autoscaler.models.mig import layouts, mig_model
-from luna_autoscaler.models.resources import NVIDIA_GPU, Resources
+from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVIDIA_GPU, PODS, Resources
 from luna_autoscaler.models.scheduling import Taint
-from luna_autoscaler.planner.overhead import node_allocatable
 
-# AWS spot advisor interruption bands → aws.maxSpotInterruptBucket values.
 MIG_SINGLE_TAINT = Taint("nvidia.com/mig", "single", "NoSchedule")
 """Nodes partitioned under the single MIG strategy expose slices as `nvidia.com/gpu`; pods that tolerate this
 taint ask for a slice, the others (whole-GPU pods) never get one."""
-
-INTERRUPT_BUCKETS: Mapping[str, int] = MappingProxyType({"<5%": 0, "5-10%": 1, "10-15%": 2, "15-20%": 3, ">20%": 4})
 
 
 def parse_taint(text: str) -> Taint:
@@ -106,13 +113,30 @@ def mig_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
     return tuple(GpuMode.partitioned(layout, acc.count, single=single) for layout in layouts(model))
 
 
-def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind, ...]:
+def base_allocatable(it: InstanceType, observed: Mapping[str, NodeResources] | None = None) -> Resources:
+    """What a node of `it` offers pods before DaemonSets, without accelerators: what its registered nodes report if
+    the cluster has some, else what the catalog says (`InstanceType.node`), else its bare size."""
+    seen = observed.get(it.name) if observed else None
+    node = seen or it.node
+    if node is not None:
+        return node.allocatable
+    return Resources.of(
+        cpu_millis=it.vcpus * 1000,
+        memory_bytes=it.memory_mib * 2**20,
+        pods=it.max_pods,
+        ephemeral_storage_bytes=it.ephemeral_storage_gib * 2**30,
+    )
+
+
+def node_kinds(
+    types: Iterable[InstanceType], config: Config, observed: Mapping[str, NodeResources] | None = None
+) -> tuple[NodeKind, ...]:
     """Every (instance type, GPU mode) with allocatable, taints and labels, in a deterministic order."""
     node_taints = tuple(parse_taint(t) for t in config.node_taints)
     gpu_taint = parse_taint(config.gpu_taint) if config.gpu_taint else None
     kinds: list[NodeKind] = []
     for it in sorted(types, key=lambda t: t.name):
-        base = node_allocatable(it, config)
+        base = base_allocatable(it, observed)
         for mode in gpu_modes(it, config):
             taints = node_taints
             if gpu_taint is not None and it.accelerator is not None:
@@ -132,32 +156,14 @@ def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind,
 
 @dataclass(frozen=True, slots=True)
 class Purchasable:
-    """An offering with the reason policy excludes it (None: it may be bought)."""
+    """An offering with the reason it may not be bought (None: it may be)."""
 
     offering: Offering
     excluded: str | None = None
 
 
-def _spot_policy(offering: Offering, on_demand_price: float | None, config: Config) -> str | None:
-    if offering.capacity_type is not CapacityType.SPOT:
-        return None
-    policy = config.sections.get(offering.instance_type.cloud)
-    max_bucket = getattr(policy, "max_spot_interrupt_bucket", None)
-    band = offering.interruption_band
-    if max_bucket is not None and band is not None and INTERRUPT_BUCKETS.get(band, 0) > max_bucket:
-        return f"spot interruption {band} above aws.maxSpotInterruptBucket {max_bucket}"
-    max_ratio = getattr(policy, "max_spot_price_ratio", None)
-    if max_ratio is not None and on_demand_price:
-        ratio = offering.price_usd_per_hour / on_demand_price
-        if ratio > max_ratio:
-            return f"spot/on-demand price ratio above aws.maxSpotPriceRatio {max_ratio:g}"
-    return None
-
-
-def purchasable_offerings(
-    catalog: Catalog, config: Config, unavailable: frozenset[OfferingRef]
-) -> tuple[Purchasable, ...]:
-    """The catalog with estimated spot offerings added and policy exclusions attached, sorted deterministically."""
+def purchasable_offerings(catalog: Catalog, config: Config) -> tuple[Purchasable, ...]:
+    """The catalog with estimated spot offerings added and exclusions attached, sorted deterministically."""
     on_demand: dict[tuple[str, str], Offering] = {}
     spot: dict[tuple[str, str], Offering] = {}
     for o in catalog.offerings:
@@ -167,51 +173,80 @@ def purchasable_offerings(
             bucket[key] = o
     ratio = config.spot_price_ratio_estimate
     for key, od in on_demand.items():
-        existing = spot.get(key)
-        if existing is None or existing.price_estimated:
-            spot[key] = replace(
-                od,
-                capacity_type=CapacityType.SPOT,
-                price_usd_per_hour=round(od.price_usd_per_hour * ratio, 6),
-                price_estimated=True,
-                interruption_band=existing.interruption_band if existing else None,
-            )
+        if key not in spot:
+            spot[key] = od.spot_estimate(ratio)
     out = []
-    for key, o in (*on_demand.items(), *spot.items()):
-        sibling = on_demand.get(key)
-        excluded = "unavailable (insufficient capacity)" if o.ref in unavailable else None
+    for o in (*on_demand.values(), *spot.values()):
+        excluded = o.exclusion
         if o.price_usd_per_hour <= 0:  # a catalog fault (GCP lists a4-highgpu-8g at $0): never "free", never chosen
             excluded = excluded or "no price in the catalog"
-        excluded = excluded or _spot_policy(o, sibling.price_usd_per_hour if sibling else None, config)
         out.append(Purchasable(o, excluded))
     out.sort(key=lambda p: (p.offering.instance_type.name, p.offering.capacity_type.value, p.offering.zone))
     return tuple(out)
 
 
-_PREPARED_MAX = 8
-_prepared: dict[
-    tuple[int, int, frozenset[OfferingRef]], tuple[Catalog, Config, tuple[Purchasable, ...], tuple[NodeKind, ...]]
-] = {}
+BASE_RESOURCES = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
 
 
-def prepared_offerings(
-    catalog: Catalog, config: Config, unavailable: frozenset[OfferingRef]
-) -> tuple[tuple[Purchasable, ...], tuple[NodeKind, ...]]:
-    """`purchasable_offerings` and their `node_kinds`, remembered for the last few (catalog, config, unavailable).
+def observed_node_resources(nodes: Iterable[Node]) -> Mapping[str, NodeResources]:
+    """What registered nodes we launched report, per instance type: the smallest capacity and allocatable of
+    each resource among them (nodes of one type differ by a few MiB), accelerators left out (the GPU mode adds
+    them). Reality beats any formula: a type seen in the cluster is planned with what its nodes really offer."""
+    seen: dict[str, list[Node]] = {}
+    for node in nodes:
+        if node.labels.get(lbl.MANAGED_BY) == lbl.MANAGED_BY_VALUE and node.instance_type and node.allocatable.pods:
+            seen.setdefault(node.instance_type, []).append(node)
+    out: dict[str, NodeResources] = {}
+    for type_name, group in sorted(seen.items()):
+        names = sorted(n.name for n in group)
+        out[type_name] = NodeResources(
+            capacity=_smallest(n.capacity for n in group),
+            allocatable=_smallest(n.allocatable for n in group),
+            source=f"observed on {len(names)} node(s): {', '.join(names[:3])}",
+        )
+    return MappingProxyType(out)
 
-    The daemon and the simulation plan many times a minute against the same catalog and config objects; building
-    these over ~13,000 offerings was half the time of a simulated hour. Keyed by identity (the entry holds the
-    objects, so their ids cannot be reused while it lives): a new catalog or config object is simply a miss, and
-    the result is the same as computing it afresh.
+
+def _smallest(vectors: Iterable[Resources]) -> Resources:
+    listed = list(vectors)
+    cpu, memory, pods, storage = (min(v.get(name) for v in listed) for name in BASE_RESOURCES)
+    return Resources.of(cpu_millis=cpu, memory_bytes=memory, pods=pods, ephemeral_storage_bytes=storage)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedOfferings:
+    """What the planner buys from, for one catalog, configuration and set of observed node types: offerings with
+    estimated spot prices and exclusions, and every (instance type, GPU mode) with its allocatable.
+
+    Building it over ~13,000 offerings costs more than a small plan, so the caller that plans again and again
+    (the reconcile loop, and through it the simulation) builds it when the catalog, the configuration or the
+    observed nodes change and passes it in every `PlanRequest`; a plan given none (or one built for another
+    catalog or configuration) builds its own. An explicit value, never a hidden cache.
     """
-    key = (id(catalog), id(config), unavailable)
-    hit = _prepared.get(key)
-    if hit is not None and hit[0] is catalog and hit[1] is config:
-        return hit[2], hit[3]
-    offerings = purchasable_offerings(catalog, config, unavailable)
-    types = {p.offering.instance_type.name: p.offering.instance_type for p in offerings}
-    kinds = node_kinds(types.values(), config)
-    if len(_prepared) >= _PREPARED_MAX:
-        _prepared.pop(next(iter(_prepared)))
-    _prepared[key] = (catalog, config, offerings, kinds)
-    return offerings, kinds
+
+    catalog: Catalog
+    config: Config
+    offerings: tuple[Purchasable, ...]
+    kinds: tuple[NodeKind, ...]
+    observed: Mapping[str, NodeResources]
+
+    @staticmethod
+    def build(
+        catalog: Catalog, config: Config, observed: Mapping[str, NodeResources] | None = None
+    ) -> PreparedOfferings:
+        offerings = purchasable_offerings(catalog, config)
+        types = {p.offering.instance_type.name: p.offering.instance_type for p in offerings}
+        seen = observed or MappingProxyType({})
+        return PreparedOfferings(catalog, config, offerings, node_kinds(types.values(), config, seen), seen)
+
+    def serves(self, catalog: Catalog, config: Config) -> bool:
+        """Built for exactly this catalog and configuration (the objects, as the caller keeps them)."""
+        return self.catalog is catalog and self.config is config
+
+    def current(
+        self, catalog: Catalog, config: Config, observed: Mapping[str, NodeResources] | None = None
+    ) -> PreparedOfferings:
+        """This value if it still serves `catalog`, `config` and `observed`, else a new one for them."""
+        if self.serves(catalog, config) and dict(self.observed) == dict(observed or {}):
+            return self
+        return PreparedOfferings.build(catalog, config, dict(observed or {}))

@@ -18,6 +18,7 @@ from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.planner.shapes import PreparedOfferings
 
 _EMPTY_STR: Mapping[str, str] = MappingProxyType({})
 _EMPTY_INT: Mapping[str, int] = MappingProxyType({})
@@ -65,6 +66,14 @@ class PlanRequest:
     unavailable: frozenset[OfferingRef] = frozenset()
     limits: Limits = field(default_factory=Limits)
     name_prefix: str = "new"  # new node names: f"{name_prefix}-{i:04d}", deterministic
+    # Built by the caller for this catalog and config (PreparedOfferings.build); None: the plan builds its own.
+    prepared: PreparedOfferings | None = None
+
+    def prepared_offerings(self) -> PreparedOfferings:
+        """The prepared offerings this plan buys from: the request's own if they serve its catalog and config."""
+        if self.prepared is not None and self.prepared.serves(self.catalog, self.config):
+            return self.prepared
+        return PreparedOfferings.build(self.catalog, self.config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -27,6 +27,7 @@ from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner import plan
+from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import Limits, Plan, PlanRequest
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
 from luna_autoscaler.reconcile.view import ClusterView, as_pending, eviction_blocker, is_movable
@@ -77,6 +78,7 @@ class Consolidator:
         catalog: Catalog,
         config: Config,
         *,
+        prepared: PreparedOfferings | None = None,
         at_rest: bool,
         limits: Callable[[], Limits],
         now: datetime,
@@ -87,7 +89,9 @@ class Consolidator:
         if not at_rest:
             return None
         for node, price in self._candidates(view, config, now):
-            result = self._replan(view, node, catalog, config, limits())
+            result = self._replan(
+                view, node, PlanRequest(pods=(), catalog=catalog, config=config, prepared=prepared), limits()
+            )
             if result is None or result.total_price_usd_per_hour > price * (1 - MIN_SAVING):
                 continue
             instance_id = view.node_instance[node.name]
@@ -121,14 +125,14 @@ class Consolidator:
             out.append((node, view.price_of(node)))
         return sorted(out, key=lambda e: (-e[1], e[0].name))
 
-    def _replan(self, view: ClusterView, node: Node, catalog: Catalog, config: Config, limits: Limits) -> Plan | None:
+    def _replan(self, view: ClusterView, node: Node, base: PlanRequest, limits: Limits) -> Plan | None:
+        """Plan the node's movable pods elsewhere, with `base`'s catalog, config and prepared offerings."""
         pods = tuple(as_pending(p) for p in view.pods_on(node.name) if is_movable(p))
         started = time.perf_counter()
         result = plan(
-            PlanRequest(
+            replace(
+                base,
                 pods=pods,
-                catalog=catalog,
-                config=config,
                 nodes=view.capacity(frozenset({node.name})),
                 daemonsets=view.snapshot.daemonsets,
                 limits=limits,

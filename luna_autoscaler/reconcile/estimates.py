@@ -18,6 +18,7 @@ from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner import plan
+from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import Plan, PlanRequest
 from luna_autoscaler.reconcile.events import PodEvents
 
@@ -53,7 +54,14 @@ class CostEstimates:
         self._metrics = metrics
         self._estimated: set[str] = set()  # pods (uid or key) that have their estimate
 
-    def post(self, pods: Sequence[Pod], catalog: Catalog, config: Config, unavailable: frozenset[OfferingRef]) -> None:
+    def post(
+        self,
+        pods: Sequence[Pod],
+        catalog: Catalog,
+        config: Config,
+        unavailable: frozenset[OfferingRef],
+        prepared: PreparedOfferings | None = None,
+    ) -> None:
         """Plan each gated workload with a pod not yet estimated, on new nodes only, and post the estimate on each
         of its pods. A pod is estimated once: the gate is there for a person to read the answer and lift it."""
         self._estimated &= {p.uid or p.key for p in pods}
@@ -64,7 +72,10 @@ class CostEstimates:
             if all((p.uid or p.key) in self._estimated for p in members):
                 continue
             started = time.perf_counter()
-            result = plan(PlanRequest(pods=tuple(members), catalog=catalog, config=config, unavailable=unavailable))
+            request = PlanRequest(
+                pods=tuple(members), catalog=catalog, config=config, unavailable=unavailable, prepared=prepared
+            )
+            result = plan(request)
             self._metrics.planner_duration.labels("estimate").observe(time.perf_counter() - started)
             for pod in members:
                 self._events.post(pod, REASON, estimate_message(pod, result))

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 import structlog
 
 from luna_autoscaler.config import Config
-from luna_autoscaler.models.catalog import Catalog
+from luna_autoscaler.models.catalog import Catalog, NodeResources
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.models.workloads import WorkloadSource
 from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.planner.shapes import PreparedOfferings, observed_node_resources
 from luna_autoscaler.planner.types import CapacityNode, Limits, PlanRequest
 from luna_autoscaler.ports import Clock, Cluster, InterruptionKind, NodeProvider
 from luna_autoscaler.reconcile.consolidation import Consolidator
@@ -77,6 +78,8 @@ class Reconciler:
         self._launch_ids = launch_ids or _uuid_launch_id
         self._should_stop = should_stop
         self._config: Config | None = None
+        self._prepared: PreparedOfferings | None = None
+        self._observed: dict[str, NodeResources] = {}  # what our nodes report where the catalog differs
         self._prices = PriceIndex()
         self.forget()
 
@@ -139,6 +142,7 @@ class Reconciler:
         snapshot = self._cluster.snapshot()
         instances = self._provider.list_instances()
         view = ClusterView.build(snapshot, instances, self._provider, catalog, self._prices)
+        prepared = self._prepared_offerings(catalog, config, snapshot.nodes)
         if not self._rebuilt:
             self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
             self._scale_up.last_launch_at = max((r.started_at for r in self._tracker.records.values()), default=None)
@@ -151,10 +155,10 @@ class Reconciler:
         self._gang_launches.follow(now)
         interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
-        self._report_problems(pods, catalog, config, view, now)
-        up = self._scale_up_for(pods, view, catalog, config, now)
+        self._report_problems(pods, prepared, view, now)
+        up = self._scale_up_for(pods, view, prepared, now)
         drains_started = self._scale_down_for(view, catalog, config, up, now)
-        drains_started += self._consolidate(view, catalog, config, pods, now)
+        drains_started += self._consolidate(view, prepared, pods, now)
         if not self._dry_run:
             removed += self._drainer.progress(view, now)
         removed += self._collect_orphans(view, removed, now)
@@ -274,19 +278,35 @@ class Reconciler:
 
     # --- scale-up -------------------------------------------------------------------------------------------
 
-    def _report_problems(
-        self, pods: Triage, catalog: Catalog, config: Config, view: ClusterView, now: datetime
-    ) -> None:
+    def _prepared_offerings(self, catalog: Catalog, config: Config, nodes: Sequence[Node]) -> PreparedOfferings:
+        """The offerings every plan of this cycle buys from: kept while the catalog, the configuration and what
+        our registered nodes report stay the same, rebuilt when one changes (a ConfigMap edit applies here). Only
+        reports that differ from the catalog's figures count, so nodes coming and going rebuild nothing."""
+        for type_name, seen in observed_node_resources(nodes).items():
+            known = catalog.instance_types.get(type_name)
+            if known is None or known.node is None or known.node.allocatable != seen.allocatable:
+                self._observed[type_name] = seen  # remembered: a type's reality does not leave with its last node
+        kept = self._prepared
+        self._prepared = (
+            kept.current(catalog, config, self._observed)
+            if kept
+            else PreparedOfferings.build(catalog, config, dict(self._observed))
+        )
+        return self._prepared
+
+    def _report_problems(self, pods: Triage, prepared: PreparedOfferings, view: ClusterView, now: datetime) -> None:
         for pod, problems in pods.invalid:
             message = "; ".join(str(p) for p in problems)
             log.warning("pod.invalid_annotation", pod=pod.key, problems=message)
             self._events.post(pod, "InvalidAnnotation", message, warning=True)
-        self._estimates.post(pods.gated, catalog, config, self._unavailable.current(now))
+        unavailable = self._unavailable.current(now)
+        self._estimates.post(pods.gated, prepared.catalog, prepared.config, unavailable, prepared)
         self._events.keep_only(view.snapshot.pods)
 
     def _scale_up_for(
-        self, pods: Triage, view: ClusterView, catalog: Catalog, config: Config, now: datetime
+        self, pods: Triage, view: ClusterView, prepared: PreparedOfferings, now: datetime
     ) -> ScaleUpOutcome:
+        config = prepared.config
         replaced = [
             as_pending(p)
             for drain in self._drainer.drains.values()
@@ -299,27 +319,28 @@ class Reconciler:
         def capacity() -> tuple[CapacityNode, ...]:
             return view.capacity(exclude) + self._tracker.capacity(view.used_on)
 
-        prepared = self._gangs_and_queues.prepare(tuple(pending.values()), view.snapshot.pods)
+        admitted = self._gangs_and_queues.prepare(tuple(pending.values()), view.snapshot.pods)
         up = self._scale_up.run(
-            prepared.pending,
-            catalog=catalog,
+            admitted.pending,
+            catalog=prepared.catalog,
             config=config,
+            prepared=prepared,
             daemonsets=view.snapshot.daemonsets,
             capacity=capacity,
             limits=lambda: self._limits(config, view),
             now=now,
             urgent=bool(replaced),
-            gangs=prepared.gangs,
+            gangs=admitted.gangs,
         )
-        if up.planned or not prepared.pending:  # not while the batch is still open
+        if up.planned or not admitted.pending:  # not while the batch is still open
             launched = {k: s.instance_id for s in up.launched for k in s.pods if s.instance_id}
             self._gangs_and_queues.answer(
-                prepared,
+                admitted,
                 placed=up.placed,
                 launched_instances=launched,
                 base=PlanRequest(
                     pods=(),
-                    catalog=catalog,
+                    catalog=prepared.catalog,
                     config=config,
                     nodes=capacity(),
                     daemonsets=view.snapshot.daemonsets,
@@ -329,7 +350,7 @@ class Reconciler:
                 bound=[p for p in view.snapshot.pods if p.node_name],
                 now=now,
             )
-        return replace(up, unplaced=(*prepared.held, *up.unplaced)) if prepared.held else up
+        return replace(up, unplaced=(*admitted.held, *up.unplaced)) if admitted.held else up
 
     def _limits(self, config: Config, view: ClusterView) -> Limits:
         """What maxNodes, maxGpus and maxHourlyCost leave, counting our nodes and our launches without a node."""
@@ -377,8 +398,9 @@ class Reconciler:
         return tuple(started)
 
     def _consolidate(
-        self, view: ClusterView, catalog: Catalog, config: Config, pods: Triage, now: datetime
+        self, view: ClusterView, prepared: PreparedOfferings, pods: Triage, now: datetime
     ) -> tuple[RemovalSummary, ...]:
+        config = prepared.config
         if not (config.scale_down.enabled and config.scale_down.consolidation):
             return ()
         last_up = self._scale_up.last_launch_at
@@ -389,7 +411,13 @@ class Reconciler:
             and (last_up is None or now - last_up >= timedelta(seconds=config.scale_down.delay_after_scale_up_seconds))
         )
         decision = self._consolidator.step(
-            view, catalog, config, at_rest=at_rest, limits=lambda: self._limits(config, view), now=now
+            view,
+            prepared.catalog,
+            config,
+            prepared=prepared,
+            at_rest=at_rest,
+            limits=lambda: self._limits(config, view),
+            now=now,
         )
         if decision is None:
             return ()

@@ -25,6 +25,7 @@ from luna_autoscaler.models.resources import ZERO, Resources
 from luna_autoscaler.models.workloads import is_virtual
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.gangs import GangPlan, GangSpec, plan_gangs
+from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import CapacityNode, Limits, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
 from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete
@@ -38,6 +39,16 @@ MAX_FALLBACK_ROUNDS = 4
 """Plans per cycle when launches keep failing for capacity: each round excludes what the last one learnt."""
 
 CONFIGURATION_BACKOFF = Backoff(initial_seconds=30.0, max_seconds=600.0, jitter=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planning:
+    """What every plan of one scale-up shares (the fallback rounds plan again against the same offerings)."""
+
+    catalog: Catalog
+    config: Config
+    prepared: PreparedOfferings | None
+    daemonsets: tuple[DaemonSet, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,7 @@ class ScaleUp:
         *,
         catalog: Catalog,
         config: Config,
+        prepared: PreparedOfferings | None = None,
         daemonsets: Sequence[DaemonSet],
         capacity: Callable[[], tuple[CapacityNode, ...]],
         limits: Callable[[], Limits],
@@ -126,18 +138,10 @@ class ScaleUp:
         launched: list[LaunchSummary] = []
         errors: list[str] = []
         specs = tuple(gangs) if config.gangs.enabled else ()
+        planning = _Planning(catalog, config, prepared, tuple(daemonsets))
 
         def replan() -> GangPlan:
-            return self._plan(
-                pods,
-                specs,
-                catalog=catalog,
-                config=config,
-                daemonsets=daemonsets,
-                nodes=capacity(),
-                limits=limits(),
-                now=now,
-            )
+            return self._plan(pods, specs, planning, nodes=capacity(), limits=limits(), now=now)
 
         gang_plan = replan()
         for _ in range(MAX_FALLBACK_ROUNDS - 1):
@@ -167,22 +171,21 @@ class ScaleUp:
         self,
         pods: Sequence[Pod],
         gangs: tuple[GangSpec, ...],
+        planning: _Planning,
         *,
-        catalog: Catalog,
-        config: Config,
-        daemonsets: Sequence[DaemonSet],
         nodes: tuple[CapacityNode, ...],
         limits: Limits,
         now: datetime,
     ) -> GangPlan:
         request = PlanRequest(
             pods=tuple(pods),
-            catalog=catalog,
-            config=config,
+            catalog=planning.catalog,
+            config=planning.config,
             nodes=nodes,
-            daemonsets=tuple(daemonsets),
+            daemonsets=planning.daemonsets,
             unavailable=self._unavailable.current(now),
             limits=limits,
+            prepared=planning.prepared,
         )
         if self._last_plan is not None and self._last_plan[:2] == (request, gangs):
             return self._last_plan[2]  # the planner is a pure function: same request, same plan

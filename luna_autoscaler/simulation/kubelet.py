@@ -2,8 +2,9 @@
 
 Labels are the kubelet's well-known ones (instance type, zone, region, arch, os, hostname) plus the labels and
 taints the launch request asked for (on a real cloud they travel in the node bootstrap configuration), so a loop
-that forgets to ask for a label gets a node without it, as it would on EKS. Capacity and allocatable follow the
-managed service's reservations (`planner.overhead`, the formulas of EKS, GKE, AKS and OKE). GPUs are exposed as
+that forgets to ask for a label gets a node without it, as it would on EKS. Capacity and allocatable are the catalog's
+(`InstanceType.node`: the managed service's reservations, pricing.overhead), and the cloud's own labels and taints
+of the offering (`Offering.node_labels`, `node_taints`) are there as on the real cloud. GPUs are exposed as
 the NVIDIA device plugin would: whole devices, or time-sliced replicas when the node's
 `nvidia.com/device-plugin.config` label selects one of the slicing configurations (`planner.shapes.gpu_modes`),
 and only once the plugin has started: until then allocatable has no GPUs, which is what the loop must wait for.
@@ -22,7 +23,7 @@ from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
-from luna_autoscaler.planner.overhead import node_allocatable, node_capacity
+from luna_autoscaler.planner.shapes import base_allocatable
 
 _KUBELET_LABELS = (
     lbl.INSTANCE_TYPE,
@@ -69,14 +70,20 @@ def registered_node(
     """The Node a kubelet registers: Ready, GPUs not yet allocatable (see `with_gpus`)."""
     it = offering.instance_type
     well_known = offering.labels()
-    labels = {k: well_known[k] for k in _KUBELET_LABELS} | {lbl.HOSTNAME: name} | dict(requested_labels)
+    labels = (
+        {k: well_known[k] for k in _KUBELET_LABELS}
+        | dict(offering.node_labels)
+        | {lbl.HOSTNAME: name}
+        | dict(requested_labels)
+    )
     gpus = gpu_resources(it, labels)
+    capacity = it.node.capacity if it.node is not None else base_allocatable(it)
     return Node(
         name=name,
         labels=MappingProxyType(labels),
-        taints=taints,
-        capacity=node_capacity(it, config) + gpus,
-        allocatable=node_allocatable(it, config),
+        taints=(*taints, *(t for t in offering.node_taints if t not in taints)),
+        capacity=capacity + gpus,
+        allocatable=base_allocatable(it),
         provider_id=provider_id,
         ready=True,
         created_at=at,
@@ -85,4 +92,4 @@ def registered_node(
 
 def with_gpus(node: Node, it: InstanceType, config: Config) -> Resources:
     """The node's allocatable once the device plugin has reported its GPUs."""
-    return node_allocatable(it, config) + gpu_resources(it, node.labels)
+    return base_allocatable(it) + gpu_resources(it, node.labels)

@@ -66,7 +66,6 @@ class _Repricer:
     spot_prices: Mapping[tuple[str, str], float]
     od_provenance: PriceProvenance | None
     spot_provenance: PriceProvenance | None
-    ratio: float | None
 
     def __call__(self, o: Offering) -> Offering:
         if o.capacity_type is CapacityType.ON_DEMAND:
@@ -75,14 +74,7 @@ class _Repricer:
             return o
         key = (o.name, o.zone)
         if self.spot_provenance is not None and key in self.spot_prices:
-            return replace(
-                o, price_usd_per_hour=self.spot_prices[key], provenance=self.spot_provenance, price_estimated=False
-            )
-        if o.price_estimated and self.ratio and self.od_provenance is not None and o.name in self.od_prices:
-            estimate = PriceProvenance(
-                f"{ON_DEMAND_SOURCE} x spotPriceRatioEstimate {self.ratio}", self.od_provenance.as_of
-            )
-            return replace(o, price_usd_per_hour=round(self.od_prices[o.name] * self.ratio, 6), provenance=estimate)
+            return replace(o, price_usd_per_hour=self.spot_prices[key], provenance=self.spot_provenance)
         return o
 
 
@@ -90,13 +82,11 @@ def refine(
     bundled: Catalog,
     on_demand: LivePrices | None,
     spot: LivePrices | None,
-    *,
-    spot_price_ratio_estimate: float | None,
 ) -> Catalog:
     """The bundled catalog with live prices where known (pure: the same inputs give the same catalog).
 
-    A spot estimate (on-demand × `spotPriceRatioEstimate`) follows the live on-demand price; a live spot price
-    for a type and zone the snapshot sold only on-demand adds that spot offering.
+    A live spot price for a type and zone the snapshot sold only on-demand adds that spot offering. Spot prices
+    never observed are estimated by the planner from the live on-demand price (planner/shapes.py).
     """
     spot_prices = spot.prices_usd_per_hour if spot else {}
     spot_provenance = PriceProvenance(SPOT_SOURCE, spot.fetched_at.date()) if spot else None
@@ -105,7 +95,6 @@ def refine(
         spot_prices=spot_prices,
         od_provenance=PriceProvenance(ON_DEMAND_SOURCE, on_demand.fetched_at.date()) if on_demand else None,
         spot_provenance=spot_provenance,
-        ratio=spot_price_ratio_estimate,
     )
     offerings = [reprice(o) for o in bundled.offerings]
     if spot_provenance is not None:
@@ -137,14 +126,12 @@ class LiveAwsCatalog:
         ec2_client: Any,
         clock: Clock,
         refresh_seconds: float,
-        spot_price_ratio_estimate: float | None = None,
     ) -> None:
         self._bundled = bundled
         self._pricing = pricing_client
         self._ec2 = ec2_client
         self._clock = clock
         self._refresh_seconds = refresh_seconds
-        self._ratio = spot_price_ratio_estimate
         self._current = bundled
         self._live: dict[str, LivePrices] = {}
         self._next_at: datetime | None = None  # None: refresh at the first call
@@ -214,9 +201,7 @@ class LiveAwsCatalog:
                 **details,
             )
         if fetched:
-            self._current = refine(
-                self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT), spot_price_ratio_estimate=self._ratio
-            )
+            self._current = refine(self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT))
         wait = min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds) if failed else self._refresh_seconds
         self._next_at = now + timedelta(seconds=wait)
 

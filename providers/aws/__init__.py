@@ -24,7 +24,7 @@ def create(ctx: ProviderContext) -> NodeProvider:
     config = ctx.config
     aws = AwsConfig.of(config)
     try:
-        bundled = load_catalog("aws", aws.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate)
+        bundled = load_catalog("aws", aws.region)
     except CatalogError as e:
         raise ProviderConfigurationError(f"aws.region: {e}") from e
     return AwsProvider(

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from luna_autoscaler.config import ConfigSection, Seconds
+from luna_autoscaler.models.catalog import Catalog
+from pricing.aws import spot_policy
+from pricing.overhead import with_nodes
 
 
 class AwsConfig(ConfigSection):
@@ -34,7 +37,9 @@ class AwsConfig(ConfigSection):
     max_spot_price_ratio: float | None = Field(default=None, gt=0, le=1, alias="maxSpotPriceRatio")
     pricing_refresh_seconds: Seconds = Field(default=3600.0, alias="pricingRefreshInterval")
 
-    @property
-    def node_boot_disk_gib(self) -> int:
-        """The boot disk a node of this cloud gets, for its ephemeral-storage allocatable."""
-        return self.root_volume_gib
+    def catalog_policy(self, catalog: Catalog) -> Catalog:
+        """The spot limits as exclusions (pricing.aws.spot_policy), node storage on the configured root volume."""
+        limited = spot_policy.apply(
+            catalog, max_interrupt_bucket=self.max_spot_interrupt_bucket, max_price_ratio=self.max_spot_price_ratio
+        )
+        return with_nodes(limited, self.root_volume_gib)

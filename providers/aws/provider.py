@@ -135,6 +135,7 @@ class AwsProvider:
                 "aws.instanceProfile is required: the instance profile of the node IAM role (docs/aws.md)"
             )
         self._aws = aws
+        self._spot_ratio = config.spot_price_ratio_estimate
         self._cluster_name = cluster_name
         self._eks_name = aws.cluster_name or cluster_name
         self._clients = clients
@@ -149,7 +150,6 @@ class AwsProvider:
             ec2_client=clients.ec2,
             clock=clock,
             refresh_seconds=aws.pricing_refresh_seconds,
-            spot_price_ratio_estimate=config.spot_price_ratio_estimate,
         )
         if metrics_registry is not None:
             metrics_registry.register(PriceAgeCollector(self._prices))
@@ -175,12 +175,7 @@ class AwsProvider:
         cached = self._launchable
         if cached is not None and cached[0] is priced and cached[1] == zones:
             return cached[2]
-        result = launchable(
-            priced,
-            zones=zones,
-            max_spot_price_ratio=self._aws.max_spot_price_ratio,
-            max_spot_interrupt_bucket=self._aws.max_spot_interrupt_bucket,
-        )
+        result = launchable(priced, zones=zones, aws=self._aws)
         self._launchable = (priced, zones, result)
         return result
 
@@ -374,7 +369,14 @@ class AwsProvider:
         )
 
     def _priced(self, ref: OfferingRef) -> Offering | None:
+        """The offering an instance runs as, for its price: a spot instance of a type without an observed spot
+        price was bought at the planner's estimate (`Offering.spot_estimate`, at the ratio of our start)."""
         current = self._prices.current
         if self._price_index is None or self._price_index[0] is not current:
             self._price_index = (current, {o.ref: o for o in current})
-        return self._price_index[1].get(ref)
+        index = self._price_index[1]
+        found = index.get(ref)
+        if found is None and ref.capacity_type == CapacityType.SPOT.value:
+            on_demand = index.get(OfferingRef(ref.instance_type, ref.zone, CapacityType.ON_DEMAND.value))
+            return on_demand.spot_estimate(self._spot_ratio) if on_demand else None
+        return found

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from luna_autoscaler.config import ConfigSection
+from luna_autoscaler.models.catalog import Catalog
+from pricing.overhead import with_nodes
 
 
 class AzureConfig(ConfigSection):
@@ -21,7 +23,6 @@ class AzureConfig(ConfigSection):
     zones: tuple[str, ...] = ()
     os_disk_gib: int = Field(default=128, ge=30, alias="osDiskSizeGb")
 
-    @property
-    def node_boot_disk_gib(self) -> int:
-        """The boot disk a node of this cloud gets, for its ephemeral-storage allocatable."""
-        return self.os_disk_gib
+    def catalog_policy(self, catalog: Catalog) -> Catalog:
+        """Node storage on the configured boot disk."""
+        return with_nodes(catalog, self.os_disk_gib)

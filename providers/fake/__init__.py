@@ -1,9 +1,9 @@
 """The in-memory fake cloud (see providers.fake.provider), and its entry point for `--provider fake`.
 
 `create` gives the fake the bundled catalog that its config section names (`fake.cloud`, `fake.region`; default:
-AWS in its default region): a real price list makes simulations and demos plan as they would on that cloud. Spot
-prices the snapshot never observed are estimated with `spotPriceRatioEstimate`, so spot-only pods can be placed
-on every type.
+AWS in its default region): a real price list makes simulations and demos plan as they would on that cloud, under
+that cloud's configuration section (`Config.with_cloud_policy`: `aws.maxSpotInterruptBucket`...). Spot prices the
+snapshot never observed are estimated by the planner from the live `spotPriceRatioEstimate`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def create(ctx: ProviderContext) -> FakeProvider:
     section = FakeConfig.of(ctx.config)
     try:
         region = section.region or default_region(section.cloud)
-        catalog = load_catalog(section.cloud, region, spot_price_ratio_estimate=ctx.config.spot_price_ratio_estimate)
+        catalog = ctx.config.with_cloud_policy(load_catalog(section.cloud, region))
     except CatalogError as e:
         raise ProviderConfigurationError(f"fake.cloud/fake.region: {e}") from e
     return FakeProvider(

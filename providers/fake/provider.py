@@ -142,7 +142,7 @@ class FakeProvider:
             if not request.offerings:
                 raise Permanent(f"launch {request.launch_id}: no offerings to choose from")
             wanted = request.offerings[0]
-            offering = self._offerings.get(wanted.ref)
+            offering = self._offerings.get(wanted.ref) or self._spot_of_sold_type(wanted)
             if offering is None:
                 raise Permanent(f"{wanted.ref} is not sold by this provider", [wanted.ref])
             if offering.ref in self._exhausted:
@@ -169,6 +169,15 @@ class FakeProvider:
             state.instances[instance.instance_id] = instance
             state.by_launch_id[request.launch_id] = instance.instance_id
             return instance
+
+    def _spot_of_sold_type(self, wanted: Offering) -> Offering | None:
+        """A spot offering the planner estimated (no spot price observed) for a type and zone sold on-demand: spot
+        is sold wherever on-demand is, as on the real clouds, at the price the planner estimated."""
+        if wanted.capacity_type is not CapacityType.SPOT or not wanted.price_estimated:
+            return None
+        return (
+            wanted if OfferingRef(wanted.name, wanted.zone, CapacityType.ON_DEMAND.value) in self._offerings else None
+        )
 
     def terminate(self, instance_id: str) -> None:
         """Terminate a machine, or cancel a submitted launch by its provisional handle (a pool's target size

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from luna_autoscaler.config import ConfigSection
+from luna_autoscaler.models.catalog import Catalog
+from pricing.overhead import with_nodes
 
 
 class GcpConfig(ConfigSection):
@@ -22,7 +24,6 @@ class GcpConfig(ConfigSection):
     disk_size_gib: int = Field(default=100, ge=10, alias="diskSizeGb")
     service_account: str = Field(default="", alias="serviceAccount")
 
-    @property
-    def node_boot_disk_gib(self) -> int:
-        """The boot disk a node of this cloud gets, for its ephemeral-storage allocatable."""
-        return self.disk_size_gib
+    def catalog_policy(self, catalog: Catalog) -> Catalog:
+        """Node storage on the configured boot disk."""
+        return with_nodes(catalog, self.disk_size_gib)

@@ -41,7 +41,7 @@ def make_provider(world: AwsWorld, clock: FakeClock) -> ProviderFactory:
             cluster_name=CLUSTER,
             clients=clients or world.clients(),
             clock=clock,
-            bundled=load_catalog("aws", REGION, spot_price_ratio_estimate=config.spot_price_ratio_estimate),
+            bundled=load_catalog("aws", REGION),
         )
 
     return build

@@ -11,7 +11,7 @@ import pytest
 from luna_autoscaler.errors import MissingExtra, ProviderConfigurationError
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.ports import LaunchRequest, ProviderContext
-from providers.aws.offering_policy import interruption_bucket
+from pricing.aws.spot_policy import interruption_bucket
 from tests.aws.clock import FakeClock
 from tests.aws.conftest import ProviderFactory
 from tests.aws.faults import FaultLayer
@@ -74,15 +74,19 @@ def test_a_selector_matching_no_subnet_is_a_configuration_error(make_provider: P
         make_provider(subnetSelectorTag="karpenter.sh/discovery=other-cluster").catalog()
 
 
-def test_spot_limits_drop_dear_and_often_interrupted_spot(make_provider: ProviderFactory) -> None:
+def test_spot_limits_exclude_dear_and_often_interrupted_spot(make_provider: ProviderFactory) -> None:
     everything = make_provider().catalog()
     limited = make_provider(maxSpotPriceRatio=0.4, maxSpotInterruptBucket=1).catalog()
-    on_demand = {o.name: o.price_usd_per_hour for o in everything if o.capacity_type is CapacityType.ON_DEMAND}
-    spot = [o for o in limited if o.capacity_type is CapacityType.SPOT]
-    assert spot and all(o.price_usd_per_hour <= 0.4 * on_demand[o.name] for o in spot)
-    assert all((interruption_bucket(o.interruption_band) or 0) <= 1 for o in spot)
-    dropped = {o.ref for o in everything} - {o.ref for o in limited}
-    assert dropped and all(ref.capacity_type == "spot" for ref in dropped)
+    assert all(o.exclusion is None for o in everything)
+    on_demand = {
+        (o.name, o.zone): o.price_usd_per_hour for o in everything if o.capacity_type is CapacityType.ON_DEMAND
+    }
+    allowed = [o for o in limited if o.capacity_type is CapacityType.SPOT and o.exclusion is None]
+    assert allowed and all(o.price_usd_per_hour <= 0.4 * on_demand[(o.name, o.zone)] for o in allowed)
+    assert all((interruption_bucket(o.interruption_band) or 0) <= 1 for o in allowed)
+    excluded = [o for o in limited if o.exclusion is not None]
+    assert excluded and all(o.capacity_type is CapacityType.SPOT for o in excluded)
+    assert {o.ref for o in everything} == {o.ref for o in limited}  # kept, so unplaced pods can count them
 
 
 def test_a_pinned_image_skips_the_ssm_lookup(world: AwsWorld, make_provider: ProviderFactory) -> None:

@@ -13,7 +13,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from luna_autoscaler.config import config_from_mapping
+from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
+from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.ports import ProviderContext
 from pricing.aws.live_catalog import ON_DEMAND_SOURCE, SPOT_SOURCE, LiveAwsCatalog, PriceAgeCollector
 from pricing.aws.price_list import fetch_on_demand, read_price_list
@@ -34,12 +37,11 @@ def find(catalog: Catalog, name: str, zone: str, capacity: CapacityType) -> Offe
 
 def live_catalog(world: AwsWorld, clock: FakeClock, refresh_seconds: float = 3600.0) -> LiveAwsCatalog:
     return LiveAwsCatalog(
-        load_catalog("aws", REGION, spot_price_ratio_estimate=RATIO),
+        load_catalog("aws", REGION),
         pricing_client=world.recorder_client("pricing"),
         ec2_client=world.recorder_client("ec2"),
         clock=clock,
         refresh_seconds=refresh_seconds,
-        spot_price_ratio_estimate=RATIO,
     )
 
 
@@ -96,18 +98,28 @@ def test_spot_fetch_keeps_the_newest_price_per_type_and_zone(world: AwsWorld) ->
 
 def test_live_prices_refine_the_bundled_catalog(world: AwsWorld, clock: FakeClock) -> None:
     prices = live_catalog(world, clock)
-    bundled = load_catalog("aws", REGION, spot_price_ratio_estimate=RATIO)
+    bundled = load_catalog("aws", REGION)
     catalog = prices.catalog()
 
-    assert len(catalog) == len(bundled)
+    added = {o.ref for o in catalog} - {o.ref for o in bundled}
+    assert {o.ref for o in bundled} <= {o.ref for o in catalog}
+    assert added and all(  # a live spot price where the snapshot sold the type on-demand only
+        o.capacity_type is CapacityType.SPOT and o.provenance.source == SPOT_SOURCE for o in catalog if o.ref in added
+    )
     od = find(catalog, "g5.xlarge", "us-east-1a", CapacityType.ON_DEMAND)
     assert (od.price_usd_per_hour, od.provenance.source) == (1.006, ON_DEMAND_SOURCE)
     spot = find(catalog, "g5.xlarge", "us-east-1a", CapacityType.SPOT)
     assert (spot.price_usd_per_hour, spot.provenance.source, spot.price_estimated) == (0.4287, SPOT_SOURCE, False)
     assert spot.interruption_band == find(bundled, "g5.xlarge", "us-east-1a", CapacityType.SPOT).interruption_band
-    # No live spot price for m5.large in us-east-1a: the estimate follows the live on-demand price.
-    estimated = find(catalog, "m5.large", "us-east-1a", CapacityType.SPOT)
+    # No live spot price for m5.large in us-east-1a: the planner's estimate follows the live on-demand price.
+    config = config_from_mapping({"spotPriceRatioEstimate": RATIO})
+    (estimated,) = [
+        p.offering
+        for p in PreparedOfferings.build(catalog, config).offerings
+        if p.offering.ref == OfferingRef("m5.large", "us-east-1a", "spot")
+    ]
     assert estimated.price_estimated and estimated.price_usd_per_hour == round(0.096 * RATIO, 6)
+    assert estimated.provenance.source == f"{ON_DEMAND_SOURCE}, on-demand x spotPriceRatioEstimate {RATIO:g}"
     # A type the live answers do not mention keeps the snapshot's price and provenance.
     untouched = find(catalog, "t3.large", "us-east-1a", CapacityType.ON_DEMAND)
     assert untouched == find(bundled, "t3.large", "us-east-1a", CapacityType.ON_DEMAND)
@@ -150,7 +162,7 @@ def test_with_no_good_fetch_the_snapshot_is_used_and_its_age_shown(world: AwsWor
     world.recorder.fail("GetProducts", 400, "AccessDeniedException")
     world.recorder.fail("DescribeSpotPriceHistory", 403, "UnauthorizedOperation")
     catalog = prices.catalog()
-    bundled = load_catalog("aws", REGION, spot_price_ratio_estimate=RATIO)
+    bundled = load_catalog("aws", REGION)
     assert catalog.offerings == bundled.offerings
     ages = prices.price_ages()
     assert not ages["on-demand"].live and not ages["spot"].live
@@ -162,7 +174,7 @@ def test_with_no_good_fetch_the_snapshot_is_used_and_its_age_shown(world: AwsWor
 def test_a_zero_interval_disables_fetching(world: AwsWorld, clock: FakeClock) -> None:
     prices = live_catalog(world, clock, refresh_seconds=0)
     before = len(world.recorder.requests)
-    assert prices.catalog().offerings == load_catalog("aws", REGION, spot_price_ratio_estimate=RATIO).offerings
+    assert prices.catalog().offerings == load_catalog("aws", REGION).offerings
     assert len(world.recorder.requests) == before
 
 

@@ -168,3 +168,21 @@ def test_a_gang_in_a_manifest_is_planned_together_in_one_zone(
         "default/train-2",
     ]
     assert len({n["zone"] for n in doc["nodes"]}) == 1
+
+
+def test_the_aws_sections_spot_limits_apply_to_plan_without_a_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pods = tmp_path / "pods.yaml"  # g4dn.xlarge has an observed spot price in every zone: no estimate for it
+    pods.write_text(
+        'kind: Pod\nmetadata: {name: t, labels: {elotl-luna: "true"}, annotations: {node.elotl.co/instance-offerings: spot}}\n'
+        "spec: {nodeSelector: {node.kubernetes.io/instance-type: g4dn.xlarge},"
+        " containers: [{name: c, resources: {requests: {cpu: '1', nvidia.com/gpu: 1}}}]}\n"
+    )
+    free = run_json(capsys, "--pods", str(pods), "--cloud", "aws")
+    assert [n["instance_type"] for n in free["nodes"]] == ["g4dn.xlarge"]
+    limited = tmp_path / "c.yaml"
+    limited.write_text("aws: {maxSpotPriceRatio: 0.01}\n")
+    doc = run_json(capsys, "--pods", str(pods), "--cloud", "aws", "--config", str(limited))
+    assert not doc["nodes"]
+    assert "spot/on-demand price ratio above aws.maxSpotPriceRatio 0.01" in doc["unplaced"][0]["reason"]

@@ -20,7 +20,10 @@ def deployment(name: str, replicas: int, cpu: str = "500m") -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "web"},
         "spec": {
             "replicas": replicas,
-            "template": {"metadata": {"labels": {"app": name, "elotl-luna": "true"}}, "spec": {"containers": [container]}},
+            "template": {
+                "metadata": {"labels": {"app": name, "elotl-luna": "true"}},
+                "spec": {"containers": [container]},
+            },
         },
     }
 

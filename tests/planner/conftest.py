@@ -18,6 +18,7 @@ from luna_autoscaler.models.manifest import daemonset_from_manifest, pod_from_ma
 from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.planner import plan
 from luna_autoscaler.planner.types import Plan, PlanRequest
+from pricing.overhead import with_nodes
 
 PROVENANCE = PriceProvenance("test", date(2026, 1, 1))
 ZONES = ("us-east-1a", "us-east-1b")
@@ -61,7 +62,8 @@ def offering(
 
 
 def catalog(*offerings: Offering) -> Catalog:
-    return Catalog("aws", "us-east-1", tuple(offerings), PROVENANCE)
+    """A hand-made AWS catalog with EKS's node reservations on its types, as the bundled loader gives them."""
+    return with_nodes(Catalog("aws", "us-east-1", tuple(offerings), PROVENANCE))
 
 
 def on_demand_catalog(*names: str, zones: Iterable[str] = ZONES[:1]) -> Catalog:
@@ -122,7 +124,9 @@ def config(**keys: Any) -> Config:
 
 
 def run(pods: Iterable[Pod], cat: Catalog, cfg: Config | None = None, **request: Any) -> Plan:
-    return plan(PlanRequest(pods=tuple(pods), catalog=cat, config=cfg or Config(), **request))
+    """Plan as `luna-autoscaler plan` does: the catalog under its cloud's configuration section (`aws.*`)."""
+    cfg = cfg or Config()
+    return plan(PlanRequest(pods=tuple(pods), catalog=cfg.with_cloud_policy(cat), config=cfg, **request))
 
 
 def types_bought(result: Plan) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from luna_autoscaler.errors import OfferingRef
-from luna_autoscaler.models.catalog import CapacityType
-from tests.planner.conftest import catalog, config, offering, pod, run, types_bought
+from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.models.scheduling import Taint
+from tests.planner.conftest import catalog, config, daemonset, offering, pod, run, types_bought
 
 SPOT = CapacityType.SPOT
 ON_DEMAND = CapacityType.ON_DEMAND
@@ -94,10 +97,6 @@ def test_aws_max_spot_price_ratio_excludes_spot_too_close_to_on_demand():
     a_pod = pod("a", annotations=SPOT_FIRST)
     assert chosen(run([a_pod], cat))[2] is SPOT
     assert chosen(run([a_pod], cat, config(aws={"maxSpotPriceRatio": 0.7})))[2] is ON_DEMAND
-    # An estimated spot price is subject to the same ratio.
-    estimated_only = catalog(offering("m5.large", "us-east-1a"))
-    cfg = config(spotPriceRatioEstimate=0.8, aws={"maxSpotPriceRatio": 0.7})
-    assert chosen(run([a_pod], estimated_only, cfg))[2] is ON_DEMAND
 
 
 def test_an_offering_without_a_price_is_never_chosen():
@@ -107,10 +106,55 @@ def test_an_offering_without_a_price_is_never_chosen():
     assert result.unplaced[0].rejections == {"no price in the catalog": 1, "capacity type spot not in [on-demand]": 1}
 
 
-def test_spot_prices_the_catalog_estimated_follow_the_configured_ratio():
-    from dataclasses import replace
+def test_an_estimated_spot_offering_says_it_was_estimated_from_the_on_demand_row_at_the_live_ratio():
+    cat = catalog(offering("m5.large", "us-east-1a"))
+    for ratio in (0.35, 0.5):  # a ConfigMap change: the next plan uses the new ratio, nothing is restarted
+        node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=ratio)).new_nodes[0].offering
+        assert (node.price_usd_per_hour, node.price_estimated) == (round(0.096 * ratio, 6), True)
+        assert node.provenance.source == f"test, on-demand x spotPriceRatioEstimate {ratio:g}"
 
-    estimated = replace(offering("m5.large", "us-east-1a", SPOT, 0.0336), price_estimated=True)  # 0.35 x 0.096
-    cat = catalog(offering("m5.large", "us-east-1a"), estimated)
-    node = run([pod("a", annotations=SPOT_FIRST)], cat, config(spotPriceRatioEstimate=0.5)).new_nodes[0].offering
-    assert (node.price_usd_per_hour, node.price_estimated) == (0.048, True)
+
+# --- what the cloud itself puts on a node (Offering.node_labels / node_taints) ----------------------------------
+
+AKS_SPOT_TAINT = Taint("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule")
+AKS_SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot"}
+
+
+def tainted_spot(name: str, price: float) -> Offering:
+    return replace(
+        offering(name, "us-east-1a", SPOT, price),
+        node_taints=(AKS_SPOT_TAINT,),
+        node_labels={"kubernetes.azure.com/scalesetpriority": "spot"},
+    )
+
+
+def test_an_offering_whose_nodes_the_cloud_taints_takes_only_pods_that_tolerate_it():
+    cat = catalog(offering("m5.large", "us-east-1a"), tainted_spot("m5.large", 0.03))
+    intolerant = run([pod("a", annotations=SPOT_FIRST)], cat)
+    assert chosen(intolerant)[2] is ON_DEMAND
+    result = run([pod("a", annotations=SPOT_FIRST)], catalog(tainted_spot("m5.large", 0.03)))
+    assert result.unplaced[0].rejections == {
+        "taint kubernetes.azure.com/scalesetpriority=spot:NoSchedule not tolerated": 1
+    }
+    tolerant = run([pod("a", annotations=SPOT_FIRST, tolerations=[AKS_SPOT_TOLERATION])], cat)
+    assert chosen(tolerant)[2] is SPOT
+
+
+def test_a_pod_may_select_a_label_the_cloud_puts_on_the_offerings_nodes():
+    cat = catalog(offering("m5.large", "us-east-1a"), tainted_spot("m5.xlarge", 0.06))
+    selecting = pod(
+        "a",
+        annotations=SPOT_FIRST,
+        tolerations=[AKS_SPOT_TOLERATION],
+        node_selector={"kubernetes.azure.com/scalesetpriority": "spot"},
+    )
+    result = run([selecting], cat)
+    assert chosen(result)[:3] == ("m5.xlarge", "us-east-1a", SPOT)
+
+
+def test_a_daemonset_that_does_not_tolerate_the_clouds_taint_takes_nothing_there():
+    cat = catalog(tainted_spot("m5.large", 0.03))
+    spot_only = {"node.elotl.co/instance-offerings": "spot"}
+    tolerant_pod = pod("a", "1500m", "2Gi", annotations=spot_only, tolerations=[AKS_SPOT_TOLERATION])
+    agent = daemonset("agent", "500m", "256Mi")  # would leave too little CPU if it ran there
+    assert types_bought(run([tolerant_pod], cat, daemonsets=(agent,))) == ["m5.large"]

@@ -1,60 +1,29 @@
-"""Node overhead per managed service: the figures each one documents, and their effect on what gets bought."""
+"""Node overhead and what it does to what gets bought: the catalog's reservations, or what registered nodes report."""
 
 from __future__ import annotations
 
-from luna_autoscaler.config import Config
-from luna_autoscaler.models.catalog import InstanceType
-from luna_autoscaler.planner.overhead import (
-    MIB,
-    VM_MEMORY_OVERHEAD_FRACTION,
-    kube_reserved,
-    node_allocatable,
-    node_overhead,
+from dataclasses import replace
+
+from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.catalog import Catalog, InstanceType
+from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.resources import Resources
+from luna_autoscaler.planner import plan
+from luna_autoscaler.planner.shapes import PreparedOfferings, observed_node_resources
+from luna_autoscaler.planner.types import PlanRequest
+from tests.planner.conftest import (
+    PROVENANCE,
+    config,
+    daemonset,
+    node_of,
+    offering,
+    on_demand_catalog,
+    pod,
+    run,
+    types_bought,
 )
-from tests.planner.conftest import TYPES, config, daemonset, node_of, on_demand_catalog, pod, run, types_bought
 
 GIB = 2**30
-
-
-def test_eks_reserves_the_ladder_cpu_and_11_mib_per_pod_plus_255():
-    m5_large = TYPES["m5.large"][0]  # 2 vCPU, 29 pods
-    reserved = kube_reserved(m5_large)
-    assert reserved.cpu_millis == 60 + 10  # 6 % of the first core, 1 % of the second
-    assert reserved.memory_bytes == (11 * 29 + 255) * MIB
-    big = InstanceType("aws", "m5.24xlarge", "m5", 96, 393216, max_pods=737)
-    assert kube_reserved(big).cpu_millis == 60 + 10 + 10 + 230  # 0.5 % of cores 3-4, 0.25 % of the 92 above
-    assert kube_reserved(big).memory_bytes == (11 * 737 + 255) * MIB
-
-
-def test_gke_reserves_the_memory_ladder():
-    def memory(gib: int) -> int:
-        return kube_reserved(InstanceType("gcp", "x", "n2", 4, gib * 1024)).memory_bytes
-
-    assert memory(4) == GIB  # 25 % of 4 GiB
-    assert memory(16) == 4 * GIB * 25 // 100 + 4 * GIB * 20 // 100 + 8 * GIB * 10 // 100
-    assert memory(256) == memory(128) + 128 * GIB * 2 // 100
-    assert kube_reserved(InstanceType("gcp", "e2-micro", "e2", 2, 1000)).memory_bytes == 255 * MIB
-
-
-def test_aks_reserves_its_cpu_table_and_the_smaller_of_20_mib_per_pod_and_a_quarter():
-    def reserved(vcpus: int, memory_mib: int, max_pods: int = 250) -> tuple[int, int]:
-        r = kube_reserved(InstanceType("azure", "x", "D", vcpus, memory_mib, max_pods=max_pods))
-        return r.cpu_millis, r.memory_bytes
-
-    assert [reserved(c, 65536)[0] for c in (1, 2, 4, 8, 16, 32, 64)] == [60, 100, 140, 180, 260, 420, 740]
-    assert reserved(96, 65536)[0] == 740 + 32 * 10
-    assert reserved(8, 8192, max_pods=30)[1] == (20 * 30 + 50) * MIB  # 650 MiB, the AKS docs' example
-    assert reserved(2, 4096, max_pods=70)[1] == 1024 * MIB  # 25 % of 4 GiB is smaller than 1450 MiB
-
-
-def test_allocatable_subtracts_vm_memory_reservations_and_eviction():
-    it = TYPES["m5.large"][0]
-    allocatable = node_allocatable(it, Config())
-    capacity_memory = 8192 * MIB - int(8192 * MIB * VM_MEMORY_OVERHEAD_FRACTION)
-    assert allocatable.memory_bytes == capacity_memory - (11 * 29 + 255) * MIB - 100 * MIB
-    assert allocatable.cpu_millis == 2000 - 70
-    assert allocatable.pods == 29
-    assert node_overhead(it, Config()).ephemeral_storage_bytes == GIB + 10 * GIB  # 1 GiB reserved, 10 % of 100 GiB
 
 
 def test_a_pod_that_fits_the_raw_size_but_not_allocatable_gets_the_next_size():
@@ -92,9 +61,54 @@ def test_daemonsets_count_only_where_their_selector_and_tolerations_admit_them()
 
 
 def test_boot_volume_size_comes_from_the_cloud_section():
-    it = TYPES["m5.large"][0]
-    small_disk = node_allocatable(it, config(aws={"rootVolumeSize": 20}))
-    assert small_disk.ephemeral_storage_bytes == 20 * GIB - GIB - 2 * GIB
+    it = config(aws={"rootVolumeSize": 20}).with_cloud_policy(on_demand_catalog("m5.large")).instance_types["m5.large"]
+    assert it.node is not None and it.node.allocatable.ephemeral_storage_bytes == 20 * GIB - GIB - 2 * GIB
     cat = on_demand_catalog("m5.large")
     result = run([pod("a", "100m", "100Mi", **{"ephemeral-storage": "30Gi"})], cat, config(aws={"rootVolumeSize": 20}))
     assert "insufficient ephemeral-storage" in result.unplaced[0].reason
+
+
+def registered(name: str, type_name: str, allocatable: Resources, *, ours: bool = True) -> Node:
+    labels = {lbl.INSTANCE_TYPE: type_name, **({lbl.MANAGED_BY: lbl.MANAGED_BY_VALUE} if ours else {})}
+    return Node(name, labels=labels, capacity=allocatable, allocatable=allocatable)
+
+
+def test_what_registered_nodes_of_a_type_report_beats_the_formula():
+    cat = on_demand_catalog("m5.large", "m5.xlarge")
+    big_pod = [pod("a", "1", "7680Mi")]  # more than the formula leaves on an m5.large
+    assert types_bought(run(big_pod, cat)) == ["m5.xlarge"]
+    reported = Resources.of(cpu_millis=1930, memory_bytes=7800 * 2**20, pods=29, ephemeral_storage_bytes=80 * GIB)
+    nodes = [
+        registered("ip-1", "m5.large", reported),
+        registered("ip-2", "m5.large", reported + Resources.of(cpu_millis=5)),
+    ]
+    observed = observed_node_resources(nodes)
+    assert observed["m5.large"].allocatable == reported  # the smallest of each resource
+    assert observed["m5.large"].source == "observed on 2 node(s): ip-1, ip-2"
+    cfg = config()
+    prepared = PreparedOfferings.build(cat, cfg, observed)
+    result = plan(PlanRequest(pods=tuple(big_pod), catalog=cat, config=cfg, prepared=prepared))
+    assert types_bought(result) == ["m5.large"]
+
+
+def test_nodes_we_did_not_launch_are_not_taken_as_the_types_reality():
+    reported = Resources.of(cpu_millis=1930, memory_bytes=7800 * 2**20, pods=29)
+    assert observed_node_resources([registered("static", "m5.large", reported, ours=False)]) == {}
+
+
+def test_a_prepared_value_for_another_catalog_or_config_is_not_used():
+    cat, cfg = on_demand_catalog("m5.large"), config()
+    stale = PreparedOfferings.build(on_demand_catalog("m5.xlarge"), cfg)
+    result = plan(PlanRequest(pods=(pod("a"),), catalog=cat, config=cfg, prepared=stale))
+    assert types_bought(result) == ["m5.large"]
+    assert stale.current(cat, cfg).serves(cat, cfg)
+    kept = PreparedOfferings.build(cat, cfg)
+    assert kept.current(cat, cfg) is kept  # the caller keeps it while nothing changed
+
+
+def test_a_type_the_catalog_has_no_node_resources_for_offers_its_bare_size():
+    bare = InstanceType("aws", "x.large", "x", 2, 8192, max_pods=29)
+    cat = Catalog("aws", "us-east-1", (replace(offering("m5.large"), instance_type=bare),), PROVENANCE)
+    result = plan(PlanRequest(pods=(pod("a", "2", "8Gi"),), catalog=cat, config=config()))
+    assert types_bought(result) == ["x.large"]
+    assert result.new_nodes[0].allocatable.memory_bytes == 8192 * 2**20

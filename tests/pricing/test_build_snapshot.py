@@ -9,18 +9,13 @@ import pytest
 
 from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.catalog import CapacityType, Catalog
-from pricing.build_snapshot import (
-    BuildError,
-    CloudBuild,
-    build_aws,
-    build_azure,
-    build_gcp,
-    build_oci,
-    main,
-    moto_resources,
-    write_snapshot,
-)
+from pricing.aws import snapshot as aws
+from pricing.azure import snapshot as azure
+from pricing.build_snapshot import main, write_snapshot
 from pricing.catalog import BundledCatalogSource
+from pricing.gcp import snapshot as gcp
+from pricing.oci import snapshot as oci
+from pricing.snapshot_build import BuildError, CloudBuild
 
 GPU_INFO_T4 = "\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 16384}}]}\""
 GPU_INFO_A100 = "\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 40960}}]}\""
@@ -94,7 +89,12 @@ def sources(tmp_path: Path) -> Path:
 
 
 def build_all(sources: Path) -> list[CloudBuild]:
-    return [build_aws(sources, moto_resources(None)), build_gcp(sources), build_azure(sources), build_oci(sources)]
+    return [
+        aws.build(sources, aws.moto_resources(None)),
+        gcp.build(sources),
+        azure.build(sources),
+        oci.build(sources),
+    ]
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_a_malformed_azure_row_is_reported_with_its_line(sources: Path) -> None:
     path.write_text(path.read_text() + "Standard_X1,,,1\n")
 
     with pytest.raises(BuildError, match=r"azure_vms_all.csv:6: 4 fields"):
-        build_azure(sources)
+        azure.build(sources)
 
 
 def test_the_command_fails_cleanly_on_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,7 +51,7 @@ def open_harness(cluster_name: str) -> Iterator[Harness]:
             cluster_name=cluster_name,
             clients=world.clients(ec2=ec2),
             clock=FakeClock(),
-            bundled=load_catalog("aws", REGION, spot_price_ratio_estimate=config.spot_price_ratio_estimate),
+            bundled=load_catalog("aws", REGION),
         )
 
     yield Harness(provider=build(), faults=AwsFaults(ec2), unknown_instance_id="i-0123456789abcdef0", reopen=build)

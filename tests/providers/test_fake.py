@@ -170,15 +170,16 @@ def test_provider_ids_of_other_clouds_are_not_ours(fake: FakeProvider) -> None:
     assert fake.instance_id_of("fake://") is None
 
 
-def test_the_entry_point_prices_from_the_configured_aws_region_with_spot_estimates(clock: ManualClock) -> None:
-    config = config_from_mapping({"fake": {"region": "us-west-2"}, "spotPriceRatioEstimate": 0.5})
+def test_the_entry_point_prices_from_the_configured_aws_region_under_the_aws_section(clock: ManualClock) -> None:
+    config = config_from_mapping({"fake": {"region": "us-west-2"}, "aws": {"maxSpotInterruptBucket": 0}})
 
     provider = create(ProviderContext(config=config, cluster_name="c1", clock=clock))
 
     assert provider.cluster_name == "c1" and provider.name == "fake"
     assert provider.catalog().region == "us-west-2"
-    estimated = [o for o in provider.catalog() if o.price_estimated]
-    assert estimated and all(o.capacity_type == CapacityType.SPOT for o in estimated)
+    excluded = [o for o in provider.catalog() if o.exclusion is not None]
+    assert excluded and all(o.capacity_type == CapacityType.SPOT for o in excluded)
+    assert all("above aws.maxSpotInterruptBucket 0" in (o.exclusion or "") for o in excluded)
 
 
 def test_the_entry_point_defaults_to_us_east_1(clock: ManualClock) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from luna_autoscaler.models import scheduling as lbl
-from tests.reconcile.world import World
+from tests.reconcile.world import CONFIG_NAME, CONFIG_NAMESPACE, World
 
 
 def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
@@ -99,3 +99,24 @@ def test_an_unchanged_situation_is_not_planned_again(make_world) -> None:
     w.add_pod("small", cpu="500m", memory="1Gi")  # the input changed: plan again
     assert len(w.cycle(advance_seconds=10).launched) == 1
     assert w.reconciler.metrics.registry.get_sample_value("luna_planner_duration_seconds_count", planned) == 2
+
+
+def test_a_configmap_change_of_the_spot_ratio_reprices_estimated_spot_at_the_next_plan(make_world) -> None:
+    w: World = make_world()
+    spot_only = {"node.elotl.co/instance-offerings": "spot"}
+    on_demand = {(o.name, o.zone): o.price_usd_per_hour for o in w.catalog if o.capacity_type.value == "on-demand"}
+
+    w.add_pod("a", cpu="500m", memory="1Gi", annotations=spot_only)
+    w.cycle()
+    first = w.launches()[-1].offerings[0]
+    assert first.price_estimated and first.price_usd_per_hour == round(on_demand[(first.name, first.zone)] * 0.35, 6)
+
+    generation = w.cluster.config_source.generation
+    w.server.patch("ConfigMap", CONFIG_NAME, {"data": {"spotPriceRatioEstimate": "0.5"}}, namespace=CONFIG_NAMESPACE)
+    assert w.cluster.config_source.wait_for_change(generation, 10.0) > generation
+    assert w.config.spot_price_ratio_estimate == 0.5
+    w.add_pod("b", cpu="1500m", memory="1Gi", annotations=spot_only)  # too big for what is left on the first node
+    w.cycle()
+    second = w.launches()[-1].offerings[0]
+    assert second.price_estimated and second.price_usd_per_hour == round(on_demand[(second.name, second.zone)] * 0.5, 6)
+    assert "spotPriceRatioEstimate 0.5" in second.provenance.source

@@ -71,7 +71,7 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 
 def small_catalog() -> Catalog:
-    full = load_catalog("aws", "us-east-1", spot_price_ratio_estimate=Config().spot_price_ratio_estimate)
+    full = load_catalog("aws", "us-east-1")
     kept = tuple(o for o in full.offerings if o.instance_type.name in TYPES and o.zone in ZONES)
     return Catalog(full.cloud, full.region, kept, full.provenance)
 
