@@ -223,8 +223,8 @@ class GkeProvider:
 
     def list_instances(self) -> Sequence[Instance]:
         with self._lock:
-            pools = self._list_pools()
             self._poll_pool_operations()
+            pools = self._list_pools()
             self._recover_first_launches(pools)
             listed: list[Instance] = []
             for pool in pools.values():
@@ -384,11 +384,13 @@ class GkeProvider:
         with classified(what, [ref]):
             try:
                 operation = self._clients.instance_groups.create_instances(
-                    project=self._gcp.project,
-                    zone=pool.zone,
-                    instance_group_manager=pool.group,
-                    instance_group_managers_create_instances_request_resource=body,
-                    request_id=request_id(self._gcp.project, "create", name),
+                    request=compute_v1.CreateInstancesInstanceGroupManagerRequest(
+                        project=self._gcp.project,
+                        zone=pool.zone,
+                        instance_group_manager=pool.group,
+                        instance_group_managers_create_instances_request_resource=body,
+                        request_id=request_id(self._gcp.project, "create", name),
+                    ),
                     retry=NO_RETRY,
                 )
             except (AlreadyExists, Conflict):
@@ -486,11 +488,13 @@ class GkeProvider:
         with classified(what):
             try:
                 self._clients.instance_groups.delete_instances(
-                    project=self._gcp.project,
-                    zone=pool.zone,
-                    instance_group_manager=pool.group,
-                    instance_group_managers_delete_instances_request_resource=body,
-                    request_id=request_id(self._gcp.project, "delete", name),
+                    request=compute_v1.DeleteInstancesInstanceGroupManagerRequest(
+                        project=self._gcp.project,
+                        zone=pool.zone,
+                        instance_group_manager=pool.group,
+                        instance_group_managers_delete_instances_request_resource=body,
+                        request_id=request_id(self._gcp.project, "delete", name),
+                    ),
                     retry=NO_RETRY,
                 )
             except NotFound:
