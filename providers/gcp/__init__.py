@@ -36,8 +36,7 @@ def create(ctx: ProviderContext) -> NodeProvider:
         credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
     except DefaultCredentialsError as e:
         raise ProviderConfigurationError(
-            f"no Google credentials ({e}): bind the Kubernetes service account through Workload Identity "
-            "(docs/gcp.md)"
+            f"no Google credentials ({e}): bind the Kubernetes service account through Workload Identity (docs/gcp.md)"
         ) from e
     return GkeProvider(
         config=config,

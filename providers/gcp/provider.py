@@ -134,6 +134,7 @@ class GkeProvider:
         self._pools: dict[str, Pool] = {}
         self._pool_operations: dict[str, str] = {}  # pool → the GKE operation creating it
         self._pool_failures: dict[str, ProviderError] = {}
+        self._adopted: set[str] = set()  # pools whose creation operation was looked for after a restart
         self._waiting: dict[str, Waiting] = {}
         self._cancelled: set[str] = set()
         self._instance_operations: dict[str, tuple[str, str, OfferingRef]] = {}  # VM name → zone, operation
@@ -226,6 +227,9 @@ class GkeProvider:
             self._poll_pool_operations()
             pools = self._list_pools()
             self._recover_first_launches(pools)
+            if self._adopt_pool_operations(pools):
+                self._poll_pool_operations()
+                pools = self._list_pools()
             listed: list[Instance] = []
             for pool in pools.values():
                 if pool.ready:
@@ -337,6 +341,23 @@ class GkeProvider:
                 log.warning("node pool creation failed", pool=pool, error=str(self._pool_failures[pool]))
             else:
                 log.info("node pool created", pool=pool)
+
+    def _adopt_pool_operations(self, pools: Mapping[str, Pool]) -> bool:
+        """Pools still provisioning whose operation this process did not start (a restart): find it, to poll it."""
+        orphans = {p.name for p in pools.values() if p.status == "PROVISIONING" and p.name not in self._pool_operations}
+        orphans -= self._adopted
+        if not orphans:
+            return False
+        location = self._parent.split("/clusters/", 1)[0]
+        with classified(f"container:ListOperations {location}"):
+            answer = self._clients.container.list_operations(parent=location, retry=NO_RETRY)
+        for operation in answer.operations:
+            pool = operation.target_link.rsplit("/nodePools/", 1)[-1] if "/nodePools/" in operation.target_link else ""
+            running = container_v1.Operation.Status(operation.status) is not container_v1.Operation.Status.DONE
+            if pool in orphans and running:
+                self._pool_operations[pool] = self._operation_path(operation.name)
+        self._adopted |= orphans
+        return bool(orphans & set(self._pool_operations))
 
     def _operation_error(self, pool: str, operation: Any, ref: OfferingRef) -> ProviderError:
         codes = [container_v1.StatusCondition.Code(c.code).name for c in operation.nodepool_conditions]

@@ -33,6 +33,7 @@ _ROUTES = [
     ("GET", r"^/v1/projects/(?P<p>[^/]+)/locations/(?P<l>[^/]+)/clusters/(?P<c>[^/]+)/nodePools$", "listNodePools"),
     ("POST", r"^/v1/projects/(?P<p>[^/]+)/locations/(?P<l>[^/]+)/clusters/(?P<c>[^/]+)/nodePools$", "createNodePool"),
     ("GET", r"^/v1/projects/(?P<p>[^/]+)/locations/(?P<l>[^/]+)/operations/(?P<op>[^/]+)$", "getOperation"),
+    ("GET", r"^/v1/projects/(?P<p>[^/]+)/locations/(?P<l>[^/]+)/operations$", "listOperations"),
     (
         "POST",
         r"^/compute/v1/projects/(?P<p>[^/]+)/zones/(?P<z>[^/]+)/instanceGroupManagers/(?P<g>[^/]+)/createInstances$",
@@ -273,6 +274,9 @@ class RecordingGcpServer:
             if self._polls_left[m["op"]] <= 0:
                 self._finish_pool(op, m["p"])
         return 200, op
+
+    def _listOperations(self, m: dict[str, str], _q: dict[str, str], _b: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, {"operations": [op for op in self._container_ops.values() if op["location"] == m["l"]]}
 
     # Compute Engine
 

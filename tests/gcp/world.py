@@ -40,9 +40,7 @@ def config(**gcp: Any) -> Config:
     return config_from_mapping({"gcp": section, "defaultOfferings": "spot,on-demand"})
 
 
-def provider(
-    server: RecordingGcpServer, clock: FakeClock, *, cluster_name: str = CLUSTER, **gcp: Any
-) -> GkeProvider:
+def provider(server: RecordingGcpServer, clock: FakeClock, *, cluster_name: str = CLUSTER, **gcp: Any) -> GkeProvider:
     cfg = config(**gcp)
     return GkeProvider(
         config=cfg,
