@@ -184,12 +184,10 @@ class RecordingGcpServer:
     # --- answers -------------------------------------------------------------------------------------------
 
     def _answer(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
-        for verb, pattern, route in _ROUTES:
-            match = re.match(pattern, path)
-            if verb == method and match:  # noqa: B007 (route is used after the loop)
-                break
-        else:
+        found = next(((r, m) for v, p, r in _ROUTES if v == method and (m := re.match(p, path))), None)
+        if found is None:
             return self._error(_Fault(404, "notFound", f"no route {method} {path}"))
+        route, match = found
         body = json.loads(raw) if raw and route != "token" else {}
         with self._lock:
             self.requests.append(Recorded(route, path, query, body))

@@ -10,8 +10,8 @@ from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.ports import TAG_CLUSTER, TAG_LAUNCH_ID, TAG_NODE_POOL, Instance, InstanceState
-from providers.gcp.provider import GkeProvider
 from providers.gcp.pools import RECORD_KEY
+from providers.gcp.provider import GkeProvider
 from tests.aws.clock import FakeClock
 from tests.gcp import world
 from tests.gcp.recording_server import RecordingGcpServer
