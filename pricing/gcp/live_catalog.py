@@ -23,7 +23,7 @@ from google.auth.exceptions import GoogleAuthError
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.gcp.billing import SkuRead, UnitPrices, fetch_unit_prices
-from pricing.gcp.offerings import gke_catalog
+from pricing.gcp.offerings import with_node_policy
 from pricing.price_age import PriceAge
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ class LiveGcpCatalog:
     """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
 
     def __init__(self, bundled: Catalog, *, billing_client: Any, clock: Clock, refresh_seconds: float) -> None:
-        self._bundled = gke_catalog(bundled)
+        self._bundled = with_node_policy(bundled)
         self._billing = billing_client
         self._clock = clock
         self._refresh_seconds = refresh_seconds

@@ -28,6 +28,7 @@ def with_gke_labels(offering: Offering) -> Offering:
     return replace(offering, node_labels=MappingProxyType(labels))
 
 
-def gke_catalog(catalog: Catalog) -> Catalog:
-    """Every offering of a GCP catalog with GKE's node labels (the per-cloud hook of the bundled loader)."""
+def with_node_policy(catalog: Catalog) -> Catalog:
+    """Every offering of a GCP catalog with GKE's node labels: the per-cloud hook the bundled loader applies
+    (pricing.catalog looks for `pricing.<cloud>.offerings.with_node_policy`), and the live catalog too."""
     return replace(catalog, offerings=tuple(with_gke_labels(o) for o in catalog.offerings))
