@@ -8,7 +8,7 @@ createInstances operation is DONE at the first zone-operation poll; a created VM
 
 Faults: `fail(route, status, reason)` queues an HTTP error for the next call of a route; `stock_out(machine type,
 zone, spot)` makes the group fail to create such VMs (`lastAttempt.errors` ZONE_RESOURCE_POOL_EXHAUSTED, and the
-createInstances operation too when `stockouts_in_operation`); `fail_next_pool(code, message)` makes the next pool
+createInstances operation too with `in_operation`); `fail_next_pool(code, message)` makes the next pool
 creation finish with an error and its node-pool condition; `preempt(name)` records a `compute.instances.preempted`
 operation. `/token` answers OAuth refreshes, for clients built from Application Default Credentials.
 """
@@ -90,9 +90,8 @@ class _Group:
 
 
 class RecordingGcpServer:
-    def __init__(self, *, pool_polls: int = 1, stockouts_in_operation: bool = False) -> None:
+    def __init__(self, *, pool_polls: int = 1) -> None:
         self.pool_polls = pool_polls
-        self.stockouts_in_operation = stockouts_in_operation
         self.requests: list[Recorded] = []
         self.pools: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, _Group] = {}
@@ -101,7 +100,7 @@ class RecordingGcpServer:
         self._zone_ops: dict[str, dict[str, Any]] = {}
         self._polls_left: dict[str, int] = {}
         self._request_ids: dict[str, dict[str, Any]] = {}
-        self._stockouts: set[tuple[str, str, bool]] = set()
+        self._stockouts: dict[tuple[str, str, bool], bool] = {}  # (machine type, zone, spot) → in the operation too
         self._pool_failures: list[tuple[str, str]] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._ids = itertools.count(7_000_000_000_000_000_001)
@@ -153,9 +152,9 @@ class RecordingGcpServer:
         with self._lock:
             self._faults.setdefault(route, []).append(_Fault(status, reason, message))
 
-    def stock_out(self, machine_type: str, zone: str, spot: bool) -> None:
+    def stock_out(self, machine_type: str, zone: str, spot: bool, *, in_operation: bool = False) -> None:
         with self._lock:
-            self._stockouts.add((machine_type, zone, spot))
+            self._stockouts[(machine_type, zone, spot)] = in_operation
 
     def fail_next_pool(self, code: str, message: str) -> None:
         with self._lock:
@@ -321,11 +320,12 @@ class RecordingGcpServer:
                 "currentAction": "CREATING",
                 "version": {"instanceTemplate": f"{COMPUTE}/projects/{m['p']}/global/instanceTemplates/{group.name}"},
             }
-            if (group.machine_type, group.zone, group.spot) in self._stockouts:
+            stockout = self._stockouts.get((group.machine_type, group.zone, group.spot))
+            if stockout is not None:
                 message = f"The zone 'projects/{m['p']}/zones/{group.zone}' does not have enough resources available to fulfill the request."
                 error = {"code": "ZONE_RESOURCE_POOL_EXHAUSTED", "message": message}
                 mi["lastAttempt"] = {"errors": {"errors": [error]}}
-                if self.stockouts_in_operation:
+                if stockout:
                     op.update(status="DONE", error={"errors": [error]}, httpErrorStatusCode=503)
             group.instances[name] = mi
         if "requestId" in q:

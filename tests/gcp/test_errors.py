@@ -102,10 +102,9 @@ def test_a_stockout_found_on_the_managed_instance_is_a_failed_instance_naming_th
 def test_a_stockout_in_the_create_instances_operation_is_raised_by_launch(
     server: RecordingGcpServer, clock: FakeClock
 ) -> None:
-    server.stockouts_in_operation = True
     provider = world.provider(server, clock, pricingRefreshInterval=0)
     o = running_pool(provider)
-    server.stock_out("e2-standard-4", "us-central1-a", spot=False)
+    server.stock_out("e2-standard-4", "us-central1-a", spot=False, in_operation=True)
 
     with pytest.raises(InsufficientCapacity) as raised:
         provider.launch(request("refused-at-once", o))

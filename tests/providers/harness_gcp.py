@@ -1,8 +1,10 @@
 """The GKE provider for the contract suite: the real Google clients (REST) against the recording GCP server.
 
-Each harness gets its own server (cheap: a thread and a socket). Pool creations finish at the first poll, and a
-stock-out is also reported by the createInstances operation, so a launch on a running pool is refused at once as
-the suite expects; the asynchronous path (FAILED instances) is covered by tests/gcp.
+Each harness gets its own server (cheap: a thread and a socket). Pool creations are done when submitted, so a
+launch reaches the pool's instance group in the same call; `no_capacity` stock-outs are also reported by the
+createInstances operation (refused in the launch call), `no_capacity_after_submit` ones only by the managed
+instance's `lastAttempt.errors` (listed FAILED after `settle`). `settle` lets GCE boot what was created; `reopen`
+is a new provider over the same server, as a restarted process builds it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from luna_autoscaler.models.catalog import CapacityType, Offering
 from pricing.gcp.machines import machine_spec
+from providers.gcp.provider import GkeProvider
 from tests.aws.clock import FakeClock
 from tests.gcp import world
 from tests.gcp.recording_server import RecordingGcpServer
@@ -24,15 +27,41 @@ class GcpFaults:
     server: RecordingGcpServer
 
     def no_capacity(self, offering: Offering) -> None:
-        spec = machine_spec(offering.instance_type)
-        self.server.stock_out(spec.machine_type, offering.zone, offering.capacity_type is CapacityType.SPOT)
+        self._stock_out(offering, in_operation=True)
+
+    def no_capacity_after_submit(self, offering: Offering) -> None:
+        self._stock_out(offering, in_operation=False)
+
+    def _stock_out(self, offering: Offering, *, in_operation: bool) -> None:
+        spot = offering.capacity_type is CapacityType.SPOT
+        self.server.stock_out(
+            machine_spec(offering.instance_type).machine_type, offering.zone, spot, in_operation=in_operation
+        )
 
 
 @contextmanager
 def open_harness(cluster_name: str) -> Iterator[Harness]:
-    server = RecordingGcpServer(pool_polls=0, stockouts_in_operation=True).start()
+    server = RecordingGcpServer(pool_polls=0).start()
+    clock = FakeClock()
+
+    def build() -> GkeProvider:
+        return world.provider(server, clock, cluster_name=cluster_name, pricingRefreshInterval=0)
+
+    provider = build()
+
+    def settle() -> None:
+        provider.list_instances()
+        server.boot()
+
+    faults = GcpFaults(server)
     try:
-        provider = world.provider(server, FakeClock(), cluster_name=cluster_name, pricingRefreshInterval=0)
-        yield Harness(provider=provider, faults=GcpFaults(server), unknown_instance_id="luna-0123456789ab-nothing")
+        yield Harness(
+            provider=provider,
+            faults=faults,
+            unknown_instance_id="luna-0123456789ab-nothing",
+            settle=settle,
+            reopen=build,
+            late_faults=faults,
+        )
     finally:
         server.stop()
