@@ -1,22 +1,53 @@
-"""How old the prices in use are, per cloud and source, as Prometheus gauges computed at scrape time.
+"""Live prices over time: when a source is due to refresh, and how old the prices in use are, per cloud and source,
+as Prometheus gauges computed at scrape time.
 
 Every live price source (pricing.aws, pricing.gcp) keeps the last good fetch of each of its sources and falls back
 to the bundled snapshot; an operator must see which is in use and since when. The sources expose `price_ages()`
 and their current Catalog (which names the cloud); this collector turns that into
-`luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` (docs/metrics.md).
+`luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` (docs/metrics.md). `RefreshSchedule`
+runs a source's refresh inside the reader's `catalog()` call when due (no thread of its own), and after a failure
+retries sooner than a full interval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from luna_autoscaler.models.catalog import Catalog
+
+RETRY_AFTER_FAILURE_SECONDS = 300.0
+
+
+class RefreshSchedule:
+    """When a live price source refreshes: at the first call, then every `refresh_seconds` (0: never), and
+    `RETRY_AFTER_FAILURE_SECONDS` after a refresh that reported a failure. A refresh running in another thread is
+    not waited for."""
+
+    def __init__(self, clock: Callable[[], datetime], refresh_seconds: float) -> None:
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._next_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def run_if_due(self, refresh: Callable[[datetime], bool]) -> None:
+        """Call `refresh(now)` (True: every fetch worked) if due."""
+        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
+        if not due or not self._lock.acquire(blocking=False):
+            return
+        try:
+            now = self._clock()
+            worked = refresh(now)
+            wait = self._refresh_seconds if worked else min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds)
+            self._next_at = now + timedelta(seconds=wait)
+        finally:
+            self._lock.release()
 
 
 @dataclass(frozen=True, slots=True)

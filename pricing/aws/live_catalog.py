@@ -14,10 +14,9 @@ reconcile loop that asks for the catalog pays for a fetch about once an hour.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import structlog
@@ -26,13 +25,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
-from pricing.price_age import PriceAge, PriceAgeCollector
+from pricing.price_age import RETRY_AFTER_FAILURE_SECONDS, PriceAge, PriceAgeCollector, RefreshSchedule
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["LiveAwsCatalog", "PriceAge", "PriceAgeCollector", "refine"]
+__all__ = ["RETRY_AFTER_FAILURE_SECONDS", "LiveAwsCatalog", "PriceAge", "PriceAgeCollector", "refine"]
 
-RETRY_AFTER_FAILURE_SECONDS = 300.0
 ON_DEMAND = "on-demand"
 SPOT = "spot"
 ON_DEMAND_SOURCE = "AWS Price List API (live)"
@@ -136,12 +134,10 @@ class LiveAwsCatalog:
         self._pricing = pricing_client
         self._ec2 = ec2_client
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._ratio = spot_price_ratio_estimate
         self._current = bundled
         self._live: dict[str, LivePrices] = {}
-        self._next_at: datetime | None = None  # None: refresh at the first call
-        self._lock = threading.Lock()
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = {
             source: _midnight(
                 min((o.provenance.as_of for o in bundled if o.capacity_type == kind), default=bundled.provenance.as_of)
@@ -156,12 +152,7 @@ class LiveAwsCatalog:
 
     def catalog(self) -> Catalog:
         """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
+        self._schedule.run_if_due(self._refresh)
         return self._current
 
     def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
@@ -173,7 +164,7 @@ class LiveAwsCatalog:
         newest = read.newest.isoformat() if read.newest else None
         return read.prices_usd_per_hour, {"skipped": read.skipped, "newest_record": newest}
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime) -> bool:
         region = self._bundled.region
         fetchers = {ON_DEMAND: self._fetch_on_demand, SPOT: self._fetch_spot}
         fetched = failed = False
@@ -210,8 +201,7 @@ class LiveAwsCatalog:
             self._current = refine(
                 self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT), spot_price_ratio_estimate=self._ratio
             )
-        wait = min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds) if failed else self._refresh_seconds
-        self._next_at = now + timedelta(seconds=wait)
+        return not failed
 
     def _age(self, source: str, now: datetime) -> PriceAge:
         live = self._live.get(source)

@@ -11,10 +11,9 @@ pricing.price_age. The refresh runs inside `catalog()` when due, on the injected
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 
 import structlog
@@ -24,11 +23,12 @@ from google.auth.exceptions import GoogleAuthError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.gcp.billing import SkuRead, UnitPrices, fetch_unit_prices
 from pricing.gcp.offerings import with_node_policy
-from pricing.price_age import PriceAge
+from pricing.price_age import RETRY_AFTER_FAILURE_SECONDS, PriceAge, RefreshSchedule
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_FAILURE_SECONDS = 300.0
+__all__ = ["RETRY_AFTER_FAILURE_SECONDS", "LiveGcpCatalog", "reprice"]
+
 SOURCE = "Cloud Billing Catalog, Compute Engine SKUs (live)"
 SOURCES = {CapacityType.ON_DEMAND: "on-demand", CapacityType.SPOT: "spot"}
 
@@ -66,11 +66,9 @@ class LiveGcpCatalog:
         self._bundled = with_node_policy(bundled)
         self._billing = billing_client
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._current = self._bundled
         self._fetched: _Fetched | None = None
-        self._next_at: datetime | None = None
-        self._lock = threading.Lock()
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = datetime.combine(bundled.provenance.as_of, time(), tzinfo=UTC)
 
     @property
@@ -80,15 +78,10 @@ class LiveGcpCatalog:
 
     def catalog(self) -> Catalog:
         """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
+        self._schedule.run_if_due(self._refresh)
         return self._current
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime) -> bool:
         region = self._bundled.region
         try:
             read: SkuRead = fetch_unit_prices(self._billing, region)
@@ -103,12 +96,11 @@ class LiveGcpCatalog:
                 prices_live=self._fetched is not None,
                 price_age_seconds=round(self._age(CapacityType.ON_DEMAND, now).age_seconds),
             )
-            self._next_at = now + timedelta(seconds=min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds))
-            return
+            return False
         self._fetched = _Fetched(read.prices, now)
         self._current = reprice(self._bundled, read.prices, now)
         log.info("prices refreshed", cloud="gcp", region=region, skus=read.read, skipped=read.skipped)
-        self._next_at = now + timedelta(seconds=self._refresh_seconds)
+        return True
 
     def _age(self, capacity: CapacityType, now: datetime) -> PriceAge:
         fetched = self._fetched
