@@ -9,7 +9,6 @@ node is launched in, not on the offering: the provider adds them to the pool's n
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from pricing.gcp.machines import GKE_ACCELERATOR_LABEL, GKE_SPOT_LABEL, gke_accelerator
@@ -25,7 +24,7 @@ def with_gke_labels(offering: Offering) -> Offering:
         labels[GKE_ACCELERATOR_LABEL] = accelerator
     if labels == dict(offering.node_labels):
         return offering
-    return replace(offering, node_labels=MappingProxyType(labels))
+    return replace(offering, node_labels=labels)  # a plain dict: simulations pickle catalogs
 
 
 def with_node_policy(catalog: Catalog) -> Catalog:
