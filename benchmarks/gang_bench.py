@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from luna_autoscaler.config import Config
 from luna_autoscaler.models.manifest import pod_from_manifest
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.planner import plan
@@ -37,7 +36,7 @@ def _pod(name: str, cpu: str, memory: str, gpus: int = 0, group: str = "") -> Po
 
 
 def case(gangs: int, size: int, cpu_pods: int) -> tuple[int, int, float, float, float, float]:
-    catalog = load_catalog("aws", "us-east-1", spot_price_ratio_estimate=Config().spot_price_ratio_estimate)
+    catalog = load_catalog("aws", "us-east-1")
     members = {
         f"job{g}": [_pod(f"job{g}-w{i}", "16", "128Gi", 8, f"job{g}") for i in range(size)] for g in range(gangs)
     }

@@ -15,11 +15,13 @@ boot disk). Spot prices that were never observed are not made up here: the plann
 from __future__ import annotations
 
 import difflib
+import importlib
 import io
 import os
 import pickle
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -190,7 +192,18 @@ class BundledCatalogSource:
             min(sources[s].as_of for s in used),
         )
         by_name: dict[str, InstanceType] = {it.name: it for it in types}
-        return Catalog(cloud, region, tuple(offerings), provenance, by_name)
+        return _node_policy(cloud)(Catalog(cloud, region, tuple(offerings), provenance, by_name))
+
+
+def _node_policy(cloud: str) -> Callable[[Catalog], Catalog]:
+    """The cloud's own hook that puts on its offerings the labels and taints the cloud gives their nodes
+    (`pricing.<cloud>.offerings.with_node_policy`, e.g. GKE's spot and accelerator labels); none: as is."""
+    try:
+        module = importlib.import_module(f"pricing.{cloud}.offerings")
+    except ModuleNotFoundError:
+        return lambda catalog: catalog
+    hook: Callable[[Catalog], Catalog] = module.with_node_policy
+    return hook
 
 
 def _known_cloud(cloud: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.providers.harness import Harness
 
-HARNESSES = ["fake", "pool_fake", "aws"]
+HARNESSES = ["fake", "pool_fake", "aws", "gcp"]
 
 CLUSTER = "contract-suite"
 
