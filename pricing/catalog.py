@@ -14,11 +14,13 @@ be estimated as on-demand × `spotPriceRatioEstimate`; such offerings say so (`p
 from __future__ import annotations
 
 import difflib
+import importlib
 import io
 import os
 import pickle
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -193,6 +195,9 @@ class BundledCatalogSource:
                 offerings.append(
                     Offering(it, region, zone, spot, round(od * ratio, 6), estimated[od_src], price_estimated=True)
                 )
+        policy = offering_policy(cloud)
+        if policy is not None:
+            offerings = [policy(o) for o in offerings]
         names = "; ".join(sorted(sources[s].name for s in used))
         provenance = PriceProvenance(
             f"luna-autoscaler bundled catalog {self.manifest.version}: {names}",
@@ -200,6 +205,17 @@ class BundledCatalogSource:
         )
         by_name: dict[str, InstanceType] = {it.name: it for it in types}
         return Catalog(cloud, region, tuple(offerings), provenance, by_name)
+
+
+def offering_policy(cloud: str) -> Callable[[Offering], Offering] | None:
+    """A cloud's own policy on its offerings, `pricing.<cloud>.offering_policy` if its package defines one: the
+    labels and taints the cloud itself puts on a node of each offering (e.g. AKS's spot taint)."""
+    try:
+        module = importlib.import_module(f"pricing.{cloud}")
+    except ImportError:
+        return None
+    policy = getattr(module, "offering_policy", None)
+    return policy if callable(policy) else None
 
 
 def _known_cloud(cloud: str) -> str:

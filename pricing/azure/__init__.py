@@ -1,0 +1,31 @@
+"""Azure prices and Azure's policy on its offerings: what AKS itself puts on a node of each offering.
+
+AKS taints every spot node `kubernetes.azure.com/scalesetpriority=spot:NoSchedule` and labels it
+`kubernetes.azure.com/scalesetpriority=spot`: a pod lands on an Azure spot node only if it tolerates that taint.
+`offering_policy` writes this onto the offerings (`Offering.node_taints` / `node_labels`), for the bundled catalog
+(pricing.catalog calls it for the `azure` cloud) and for live prices (pricing.azure.live_catalog) alike, so the
+planner checks tolerations against what the node will really carry. Importing this package needs no SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from luna_autoscaler.models.catalog import CapacityType, Offering
+from luna_autoscaler.models.scheduling import Taint
+
+SCALESET_PRIORITY = "kubernetes.azure.com/scalesetpriority"
+SPOT_TAINT = Taint(SCALESET_PRIORITY, "spot", "NoSchedule")
+SPOT_LABELS = MappingProxyType({SCALESET_PRIORITY: "spot"})
+
+
+def offering_policy(offering: Offering) -> Offering:
+    """The offering with the labels and taints AKS puts on its nodes (spot: the scale set priority)."""
+    if offering.capacity_type is not CapacityType.SPOT:
+        return offering
+    return replace(
+        offering,
+        node_labels=MappingProxyType({**offering.node_labels, **SPOT_LABELS}),
+        node_taints=(*(t for t in offering.node_taints if t != SPOT_TAINT), SPOT_TAINT),
+    )

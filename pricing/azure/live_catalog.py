@@ -1,0 +1,165 @@
+"""The Azure catalog with live retail prices: the bundled snapshot, re-priced by periodic fetches, swapped atomically.
+
+Which sizes exist and their shapes come from the bundled snapshot; the Retail Prices API (pricing.azure.
+retail_prices) gives on-demand and spot prices of the region in one paged query, which replace the snapshot's
+where known (a live spot price for a size the snapshot sold on-demand only adds that spot offering). Every
+offering goes through `offering_policy`, so a live spot offering carries AKS's spot taint like a bundled one.
+Each refresh builds a new immutable Catalog and swaps one reference. A failed fetch keeps the last good prices
+(or the snapshot's), logs why, and is retried after `RETRY_AFTER_FAILURE_SECONDS`. The age of the prices in use
+is `price_ages()` and the gauges `luna_price_age_seconds{cloud="azure",source}` / `luna_price_live`.
+The refresh runs inside `catalog()` when due (the clock is injected): no thread of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+
+import structlog
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
+from pricing.azure import offering_policy
+from pricing.azure.retail_prices import Fetch, RetailPrices, fetch_retail_prices, http_json
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_FAILURE_SECONDS = 300.0
+SOURCE = "Azure Retail Prices API (live)"
+SOURCES = (CapacityType.ON_DEMAND, CapacityType.SPOT)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceAge:
+    source: str  # on-demand | spot
+    age_seconds: float
+    live: bool  # False: the bundled snapshot's prices are in use
+    as_of: datetime
+
+
+def reprice(bundled: Catalog, prices: RetailPrices, fetched_at: datetime) -> Catalog:
+    """The bundled catalog at the live prices (pure)."""
+    provenance = PriceProvenance(SOURCE, fetched_at.date())
+    live = prices.prices_usd_per_hour
+    offerings: list[Offering] = []
+    for o in bundled.offerings:
+        price = live.get((o.name, o.capacity_type))
+        offerings.append(
+            o if price is None else replace(o, price_usd_per_hour=price, provenance=provenance, price_estimated=False)
+        )
+    sold_spot = {(o.name, o.zone) for o in bundled.offerings if o.capacity_type is CapacityType.SPOT}
+    for o in bundled.offerings:
+        spot = live.get((o.name, CapacityType.SPOT))
+        if o.capacity_type is CapacityType.ON_DEMAND and spot is not None and (o.name, o.zone) not in sold_spot:
+            sold_spot.add((o.name, o.zone))
+            offerings.append(
+                offering_policy(Offering(o.instance_type, o.region, o.zone, CapacityType.SPOT, spot, provenance))
+            )
+    catalog_provenance = PriceProvenance(f"{bundled.provenance.source}; live Azure retail prices", fetched_at.date())
+    return Catalog(bundled.cloud, bundled.region, tuple(offerings), catalog_provenance, bundled.instance_types)
+
+
+class LiveAzureCatalog:
+    """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
+
+    def __init__(
+        self,
+        bundled: Catalog,
+        *,
+        base_url: str,
+        clock: Clock,
+        refresh_seconds: float,
+        fetch: Fetch = http_json,
+    ) -> None:
+        self._bundled = bundled
+        self._base_url = base_url
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._fetch = fetch
+        self._current = bundled
+        self._fetched_at: datetime | None = None
+        self._next_at: datetime | None = None
+        self._lock = threading.Lock()
+        self._bundled_as_of = datetime.combine(bundled.provenance.as_of, time(), tzinfo=UTC)
+
+    @property
+    def current(self) -> Catalog:
+        """The catalog in use, without refreshing."""
+        return self._current
+
+    def catalog(self) -> Catalog:
+        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
+        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
+        if due and self._lock.acquire(blocking=False):
+            try:
+                self._refresh(self._clock())
+            finally:
+                self._lock.release()
+        return self._current
+
+    def _refresh(self, now: datetime) -> None:
+        region = self._bundled.region
+        try:
+            prices = fetch_retail_prices(self._base_url, region, self._fetch)
+            if not prices.prices_usd_per_hour:
+                raise ValueError("the answer holds no Linux VM price")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            age = self._age(CapacityType.ON_DEMAND, now)
+            log.warning(
+                "price refresh failed; keeping the last good prices",
+                cloud="azure",
+                region=region,
+                error=f"{type(e).__name__}: {e}",
+                prices_live=age.live,
+                price_age_seconds=round(age.age_seconds),
+            )
+            self._next_at = now + timedelta(seconds=min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds))
+            return
+        self._current = reprice(self._bundled, prices, now)
+        self._fetched_at = now
+        self._next_at = now + timedelta(seconds=self._refresh_seconds)
+        log.info(
+            "prices refreshed",
+            cloud="azure",
+            region=region,
+            prices=len(prices.prices_usd_per_hour),
+            pages=prices.pages,
+            skipped=dict(prices.skipped),
+            price_age_seconds=0,
+        )
+
+    def _age(self, source: CapacityType, now: datetime) -> PriceAge:
+        as_of = self._fetched_at or self._bundled_as_of
+        return PriceAge(source.value, max(0.0, (now - as_of).total_seconds()), self._fetched_at is not None, as_of)
+
+    def price_ages(self) -> Mapping[str, PriceAge]:
+        """Source (`on-demand`, `spot`) → how old the prices in use are, and whether they are live."""
+        now = self._clock()
+        return {s.value: self._age(s, now) for s in SOURCES}
+
+
+class PriceAgeCollector(Collector):
+    """Prometheus view of `price_ages()`, computed at scrape time (the age grows between fetches)."""
+
+    def __init__(self, prices: LiveAzureCatalog) -> None:
+        self._prices = prices
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._gauges(samples=False))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._gauges(samples=True))
+
+    def _gauges(self, *, samples: bool) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        age = GaugeMetricFamily("luna_price_age_seconds", "Age of the prices in use", labels=["cloud", "source"])
+        live = GaugeMetricFamily("luna_price_live", "1 when the prices in use are live", labels=["cloud", "source"])
+        if samples:
+            for a in self._prices.price_ages().values():
+                age.add_metric(["azure", a.source], a.age_seconds)
+                live.add_metric(["azure", a.source], 1.0 if a.live else 0.0)
+        return age, live
