@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError
+from azure.core.polling.base_polling import BadResponse, BadStatus
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
 from providers.azure.classify import AzureFault, retry_after_seconds
 
 SUCCEEDED = "succeeded"
+LOST = "lost"  # Azure no longer knows the operation (404): the pool's own state tells the outcome
 FAILED = frozenset({"failed", "canceled", "cancelled"})
 
 
@@ -40,7 +42,12 @@ class SteppedPolling(ARMPolling):  # type: ignore[misc]
         """One status check unless already finished; the status in lower case. A failed check that Azure
         answered (throttled, 5xx) leaves the operation running; the error document of a failed one is kept."""
         if not self.finished():
-            self.update_status()
+            try:
+                self.update_status()
+            except (BadStatus, BadResponse):
+                if self._pipeline_response.http_response.status_code == 404:
+                    return LOST
+                raise
             if self.status().lower() in FAILED:
                 self.fault = self._fault()
         return self.status().lower()
@@ -72,7 +79,7 @@ class PoolOperation:
         that fails (network, throttling) is remembered and retried on the next call."""
         try:
             status = self.polling.step()
-        except AzureError as e:
+        except (AzureError, BadStatus, BadResponse) as e:
             self.step_error = f"{type(e).__name__}: {e}"
             return "inprogress"
         self.step_error = ""

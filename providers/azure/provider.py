@@ -48,7 +48,7 @@ from pricing.azure.live_catalog import LiveAzureCatalog, PriceAgeCollector
 from providers.azure.classify import AzureFault, classify, from_http_error
 from providers.azure.clients import AzureClients
 from providers.azure.config import AzureConfig
-from providers.azure.operations import FAILED, SUCCEEDED, PoolOperation, start
+from providers.azure.operations import FAILED, LOST, SUCCEEDED, PoolOperation, start
 from providers.azure.pools import (
     MAX_LAUNCHES_PER_POOL,
     POOL_PREFIX,
@@ -198,8 +198,9 @@ class AzureProvider:
             )
         now = self._clock()
         work.queued[request.launch_id] = (request, offering, now)
-        if pool is None and work.operation is None:
-            self._create_pool(name, configuration, offering, request)
+        if pool is None:
+            if work.operation is None:
+                self._create_pool(name, configuration, offering, request)
         else:
             self._pools[name] = pool
             self._advance(name, work)
@@ -342,10 +343,10 @@ class AzureProvider:
         operation = work.operation
         if operation is not None:
             status = operation.advance()
-            if status != SUCCEEDED and status not in FAILED:
+            if status not in {SUCCEEDED, LOST, *FAILED}:
                 return
             work.operation = None
-            if status != SUCCEEDED:
+            if status in FAILED:
                 self._operation_failed(name, operation)
             else:
                 log.info("agent pool operation succeeded", pool=name, kind=operation.kind)
