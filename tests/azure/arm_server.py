@@ -92,6 +92,7 @@ class RecordingArmServer:
         self.price_pages: list[dict[str, Any]] = []
         self.price_faults: list[Fault] = []
         self.exhausted: set[tuple[str, str, str]] = set()  # (vm size, zone or "", priority)
+        self.refused: dict[tuple[str, str], Fault] = {}  # (vm size, priority) → the PUT's error answer
         self._faults: dict[str, list[Fault]] = {}
         self._next_operation_faults: list[Fault] = []
         self._ids = itertools.count(1)
@@ -158,6 +159,11 @@ class RecordingArmServer:
         (zonal) or AllocationFailed (regional), as AKS reports a stock-out."""
         with self._lock:
             self.exhausted.add((vm_size, zone, priority))
+
+    def refuse_put(self, vm_size: str, priority: str, code: str, message: str) -> None:
+        """A PUT of a pool of this size and priority is refused at once (409 with this code)."""
+        with self._lock:
+            self.refused[(vm_size, priority)] = Fault(409, code, message)
 
     def finish_operations(self) -> None:
         with self._lock:
@@ -236,6 +242,9 @@ class RecordingArmServer:
         for immutable in ("vmSize", "scaleSetPriority", "availabilityZones"):
             if pool is not None and immutable in props and props[immutable] != pool.properties.get(immutable):
                 return 400, {}, _error("PropertyChangeNotAllowed", f"Changing property '{immutable}' is not allowed.")
+        refused = self.refused.get((str(props.get("vmSize", "")), str(props.get("scaleSetPriority") or "Regular")))
+        if refused is not None:
+            return refused.status, {}, _error(refused.code, refused.message)
         created = pool is None
         if pool is None:
             pool = self.pools[name] = Pool(name, {})
