@@ -164,7 +164,7 @@ class Reconciler:
     # --- launches -------------------------------------------------------------------------------------------
 
     def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
-        tracked = self._tracker.track(view.nodes, config, now)
+        tracked = self._tracker.track(view.nodes, tuple(view.instances.values()), config, now)
         self._consolidator.launches_ended(
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
