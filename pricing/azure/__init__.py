@@ -10,14 +10,12 @@ planner checks tolerations against what the node will really carry. Importing th
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
-
 from luna_autoscaler.models.catalog import CapacityType, Offering
 from luna_autoscaler.models.scheduling import Taint
 
 SCALESET_PRIORITY = "kubernetes.azure.com/scalesetpriority"
 SPOT_TAINT = Taint(SCALESET_PRIORITY, "spot", "NoSchedule")
-SPOT_LABELS = MappingProxyType({SCALESET_PRIORITY: "spot"})
+SPOT_LABELS = {SCALESET_PRIORITY: "spot"}
 
 
 def offering_policy(offering: Offering) -> Offering:
@@ -26,6 +24,6 @@ def offering_policy(offering: Offering) -> Offering:
         return offering
     return replace(
         offering,
-        node_labels=MappingProxyType({**offering.node_labels, **SPOT_LABELS}),
+        node_labels=tuple(sorted({**dict(offering.node_labels), **SPOT_LABELS}.items())),
         node_taints=(*(t for t in offering.node_taints if t != SPOT_TAINT), SPOT_TAINT),
     )

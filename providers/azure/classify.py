@@ -132,12 +132,12 @@ def classify(fault: AzureFault, *, what: str, offering: Offering | None, catalog
         return ProviderConfigurationError(f"{text} ({hint or 'Azure refused the credentials or the permission'})")
     if fault.status == 429 or "TooManyRequests" in codes:
         return Transient(text, fault.retry_after_seconds or THROTTLED_RETRY_SECONDS)
-    if codes & BUSY_CODES or fault.status == 409:
-        return Transient(text, fault.retry_after_seconds or BUSY_RETRY_SECONDS)
     if offering is not None:
         found = _capacity_or_quota(codes, fault.message, text, offering, catalog)
         if found is not None:
             return found
+    if codes & BUSY_CODES or fault.status == 409:
+        return Transient(text, fault.retry_after_seconds or BUSY_RETRY_SECONDS)
     if fault.status >= 500 or "InternalServerError" in codes:
         return Transient(text, fault.retry_after_seconds or SERVER_RETRY_SECONDS)
     return Permanent(text, (offering.ref,) if offering is not None else ())

@@ -434,6 +434,8 @@ class AzureProvider:
         if machine is not None:
             self.terminate(machine)
             return
+        if not any(launch_id in pool.launches for pool in self._pools.values()):
+            self._sync()  # a pool this process created but has not read yet
         for name, pool in self._pools.items():
             if launch_id in pool.launches:
                 work = self._work.setdefault(name, _PoolWork())

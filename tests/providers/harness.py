@@ -12,7 +12,8 @@ server on 127.0.0.1 with the real SDK) and tears it down afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from luna_autoscaler.models.catalog import Offering
@@ -30,3 +31,5 @@ class Harness:
     provider: NodeProvider
     faults: FaultInjector
     unknown_instance_id: str  # well-formed for this cloud, but no such instance exists
+    # A pool cloud names machines when its operations end: `settle` ends those in flight (no-op elsewhere).
+    settle: Callable[[], None] = field(default=lambda: None)

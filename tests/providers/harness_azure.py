@@ -41,4 +41,5 @@ def open_harness(cluster_name: str) -> Iterator[Harness]:
             provider=built,
             faults=AzureFaults(server),
             unknown_instance_id="aks-lu0000000000-12345678-vmss000000",
+            settle=server.finish_operations,
         )

@@ -101,7 +101,10 @@ def test_list_instances_shows_launched_instances_and_only_this_clusters(harness:
 
 
 def test_instance_id_of_round_trips_provider_ids_and_ignores_other_clouds(harness: Harness) -> None:
-    instance, _ = launched(harness, "contract-provider-id")
+    launched(harness, "contract-provider-id")
+    harness.settle()
+    listed = harness.provider.list_instances()  # a pool cloud names the machine once its operation has ended
+    instance = next(i for i in listed if i.launch_id == "contract-provider-id" and i.identified)
 
     assert harness.provider.instance_id_of(instance.provider_id) == instance.instance_id
     assert harness.provider.instance_id_of(FOREIGN_PROVIDER_ID) is None
