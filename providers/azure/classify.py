@@ -168,7 +168,7 @@ def _capacity_or_quota(
         failed = InsufficientCapacity(text, same_capacity, spot_unavailable=spot)
         return with_ttl(failed, ALLOCATION_FAILURE_TTL_SECONDS)
     if "AllocationFailed" in codes:
-        everywhere = _refs(same_size) or _both(o)
+        everywhere = tuple(dict.fromkeys(r for x in (same_size or [o]) for r in _both(x)))
         return with_ttl(InsufficientCapacity(text, everywhere, spot_unavailable=spot), ALLOCATION_FAILURE_TTL_SECONDS)
     if "VMSizeNotSupported" in codes or ("BadRequest" in codes and "is not supported for subscription" in message):
         return with_ttl(Permanent(text, _refs(same_size) or (o.ref,)), SKU_NOT_AVAILABLE_ON_DEMAND_TTL_SECONDS)
