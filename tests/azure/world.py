@@ -40,7 +40,8 @@ def client_options() -> dict[str, Any]:
     return {"authentication_policy": StaticBearer()}
 
 
-def azure_config(server: RecordingArmServer, **azure: Any) -> Config:
+def azure_section(server: RecordingArmServer, **azure: Any) -> dict[str, Any]:
+    """The `azure.*` keys of a cluster on `server`; keyword arguments override them (their user-facing names)."""
     section: dict[str, Any] = {
         "subscriptionId": SUBSCRIPTION,
         "resourceGroup": RESOURCE_GROUP,
@@ -51,7 +52,11 @@ def azure_config(server: RecordingArmServer, **azure: Any) -> Config:
         "pricingRefreshInterval": 0,
     }
     section.update(azure)
-    return config_from_mapping({"azure": section, "defaultOfferings": "spot,on-demand"})
+    return section
+
+
+def azure_config(server: RecordingArmServer, **azure: Any) -> Config:
+    return config_from_mapping({"azure": azure_section(server, **azure), "defaultOfferings": "spot,on-demand"})
 
 
 def provider(server: RecordingArmServer, clock: FakeClock, cluster_name: str = CLUSTER, **azure: Any) -> AzureProvider:
