@@ -10,6 +10,7 @@ planner checks tolerations against what the node will really carry. Importing th
 from __future__ import annotations
 
 from dataclasses import replace
+
 from luna_autoscaler.models.catalog import CapacityType, Offering
 from luna_autoscaler.models.scheduling import Taint
 

@@ -21,7 +21,7 @@ def create(ctx: ProviderContext, *, credential: Any = None, **client_options: An
     except ImportError as e:
         raise MissingExtra("azure", "azure-identity") from e
     try:
-        import azure.mgmt.containerservice  # noqa: F401
+        import azure.mgmt.containerservice
     except ImportError as e:
         raise MissingExtra("azure", "azure-mgmt-containerservice") from e
     from pricing.azure.live_catalog import LiveAzureCatalog

@@ -328,7 +328,9 @@ class AzureProvider:
 
     # --- changing the pools ---------------------------------------------------------------------------------
 
-    def _create_pool(self, name: str, configuration: NodeConfiguration, offering: Offering, request: LaunchRequest) -> None:
+    def _create_pool(
+        self, name: str, configuration: NodeConfiguration, offering: Offering, request: LaunchRequest
+    ) -> None:
         work = self._work[name]
         tags = {
             **{azure_tag(k): v for k, v in request.tags.items()},
@@ -383,7 +385,13 @@ class AzureProvider:
             tags[launch_tag(launch_id)] = str(int(at.timestamp()))
             count += 1
         body = {**pool.raw, "properties": {**(pool.raw.get("properties") or {}), "count": count, "tags": tags}}
-        for read_only in ("provisioningState", "status", "powerState", "currentOrchestratorVersion", "nodeImageVersion"):
+        for read_only in (
+            "provisioningState",
+            "status",
+            "powerState",
+            "currentOrchestratorVersion",
+            "nodeImageVersion",
+        ):
             body["properties"].pop(read_only, None)
         offering = self._offering_of(pool.configuration) if pool.configuration else None
         self._put(name, work, body, offering)
@@ -403,7 +411,9 @@ class AzureProvider:
             self._failed.pop(launch_id, None)
         work.queued.clear()
         work.cancelled.clear()
-        log.info("agent pool scale submitted", pool=name, count=body["properties"].get("count"), launches=sorted(launch_ids))
+        log.info(
+            "agent pool scale submitted", pool=name, count=body["properties"].get("count"), launches=sorted(launch_ids)
+        )
 
     def _delete_machines(self, name: str, work: _PoolWork) -> None:
         machines = frozenset(work.to_delete)
@@ -511,7 +521,9 @@ class AzureProvider:
         zoned = {
             placed.ref: placed
             for o in catalog
-            for placed in ((replace(o, zone=zone_label(region, z)) for z in self._azure.zones) if o.zone == region else (o,))
+            for placed in (
+                (replace(o, zone=zone_label(region, z)) for z in self._azure.zones) if o.zone == region else (o,)
+            )
         }
         return Catalog(catalog.cloud, catalog.region, tuple(zoned.values()), catalog.provenance, catalog.instance_types)
 

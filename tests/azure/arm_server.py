@@ -36,7 +36,9 @@ _ROUTE = re.compile(
     rf"^{re.escape(_CLUSTER_PATH)}/agentPools(?:/(?P<pool>[^/]+)(?:/(?P<sub>machines|deleteMachines))?)?$",
     re.IGNORECASE,
 )
-_OPERATION = re.compile(r"^/subscriptions/[^/]+/providers/Microsoft\.ContainerService/locations/[^/]+/operations/(?P<id>[^/]+)$")
+_OPERATION = re.compile(
+    r"^/subscriptions/[^/]+/providers/Microsoft\.ContainerService/locations/[^/]+/operations/(?P<id>[^/]+)$"
+)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -115,7 +117,14 @@ class RecordingArmServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_PUT = do_POST = do_DELETE = _serve
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -144,7 +153,9 @@ class RecordingArmServer:
         )
         self._grow(self.pools["nodepool1"], 1)
 
-    def fail(self, route: str, status: int, code: str, message: str = "injected", retry_after: float | None = None) -> None:
+    def fail(
+        self, route: str, status: int, code: str, message: str = "injected", retry_after: float | None = None
+    ) -> None:
         """Queue an error answer for the next request of `route`: `PUT pool`, `GET pool`, `GET pools`,
         `GET machines`, `POST deleteMachines`, `GET operation`."""
         with self._lock:
@@ -182,7 +193,9 @@ class RecordingArmServer:
 
     # --- answers ------------------------------------------------------------------------------------------------
 
-    def _answer(self, method: str, target: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
+    def _answer(
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         split = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         body = json.loads(raw) if raw else None
@@ -235,9 +248,13 @@ class RecordingArmServer:
         if any(k.startswith("kubernetes.azure.com/") for k in props.get("nodeLabels") or {}):
             return 400, {}, _error("InvalidParameter", "nodeLabels with the kubernetes.azure.com prefix are reserved")
         if pool is not None and pool.properties.get("provisioningState") not in ("Succeeded", "Failed"):
-            return 409, {}, _error(
-                "OperationNotAllowed",
-                f"Operation is not allowed because there's an in progress scale agent pool operation on {name}",
+            return (
+                409,
+                {},
+                _error(
+                    "OperationNotAllowed",
+                    f"Operation is not allowed because there's an in progress scale agent pool operation on {name}",
+                ),
             )
         for immutable in ("vmSize", "scaleSetPriority", "availabilityZones"):
             if pool is not None and immutable in props and props[immutable] != pool.properties.get(immutable):
@@ -315,7 +332,7 @@ class RecordingArmServer:
                 200,
                 code,
                 f'Code="{code}" Message="Allocation failed. We do not have sufficient capacity for the requested VM '
-                f'size {props.get("vmSize")} in zone {zone or "(none)"}. Read more about improving likelihood of '
+                f"size {props.get('vmSize')} in zone {zone or '(none)'}. Read more about improving likelihood of "
                 'allocation success at http://aka.ms/allocation-guidance"',
             )
         if op.error is not None:
@@ -387,7 +404,9 @@ class RecordingArmServer:
             return 200, {}, {"BillingCurrency": "USD", "Items": [], "NextPageLink": None, "Count": 0}
         page = dict(self.price_pages[index])
         if index + 1 < len(self.price_pages):
-            page["NextPageLink"] = f"{self.url}/api/retail/prices?$filter={quote(query.get('$filter', ''))}&$skip={1000 * (index + 1)}"
+            page["NextPageLink"] = (
+                f"{self.url}/api/retail/prices?$filter={quote(query.get('$filter', ''))}&$skip={1000 * (index + 1)}"
+            )
         else:
             page["NextPageLink"] = None
         return 200, {}, page

@@ -119,5 +119,7 @@ def test_an_unauthenticated_call_is_a_configuration_error(make_provider: Provide
 
     from providers.azure.classify import from_http_error
 
-    error = from_http_error(ClientAuthenticationError("no token"), what="t", offering=None, catalog=make_provider().catalog())
+    error = from_http_error(
+        ClientAuthenticationError("no token"), what="t", offering=None, catalog=make_provider().catalog()
+    )
     assert isinstance(error, ProviderConfigurationError) and "docs/azure.md" in str(error)

@@ -109,7 +109,9 @@ def test_without_a_good_fetch_the_snapshot_is_used_and_says_how_old_it_is(
     prices = live(priced, clock)
     assert prices.catalog() is prices.current
     age = prices.price_ages()["on-demand"]
-    assert not age.live and age.age_seconds == (clock.now - age.as_of).total_seconds() > timedelta(days=1).total_seconds()
+    assert (
+        not age.live and age.age_seconds == (clock.now - age.as_of).total_seconds() > timedelta(days=1).total_seconds()
+    )
     assert all(parse_qs(urlsplit(r.path).query) == {} for r in priced.requests)
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from luna_autoscaler.errors import InsufficientCapacity, ProviderConfigurationError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
-from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.models.gpu_mode import DEVICE_PLUGIN_CONFIG_LABEL, GpuMode
+from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.ports import PROVISIONAL_PREFIX, InstanceState, InterruptionKind, LaunchRequest
 from providers.azure.pools import pool_name
@@ -24,7 +24,8 @@ def cheapest(catalog: Catalog, capacity: CapacityType, *, gpu: bool = False, ski
             for o in catalog
             if o.capacity_type is capacity and (o.instance_type.accelerator is not None) == gpu
             if o.instance_type.arch.value == "amd64"
-            if not gpu or (o.instance_type.accelerator.resource_name == NVIDIA_GPU and not o.instance_type.accelerator.fractional)  # type: ignore[union-attr]
+            if not gpu
+            or (o.instance_type.accelerator.resource_name == NVIDIA_GPU and not o.instance_type.accelerator.fractional)  # type: ignore[union-attr]
         ),
         key=lambda o: (o.price_usd_per_hour, o.name, o.zone),
     )
@@ -67,7 +68,10 @@ def test_a_launch_is_one_pool_put_answered_later_by_a_named_machine(
     (ready,) = provider.list_instances()
     assert ready.launch_id == "l-1" and ready.identified
     assert ready.instance_id == f"aks-{pool_name(submitted.configuration)}-12345678-vmss000000"  # type: ignore[arg-type]
-    assert ready.provider_id.startswith("azure:///subscriptions/") and "/resourceGroups/mc_gpu-rg_gpu-aks_eastus/" in ready.provider_id
+    assert (
+        ready.provider_id.startswith("azure:///subscriptions/")
+        and "/resourceGroups/mc_gpu-rg_gpu-aks_eastus/" in ready.provider_id
+    )
     assert provider.instance_id_of(ready.provider_id) == ready.instance_id
     assert ready.configuration is not None and ready.configuration.taints == (taint,)
 
@@ -230,9 +234,13 @@ def test_other_clusters_pools_and_the_system_pool_are_not_ours(
 
 def test_required_settings_are_named() -> None:
     from luna_autoscaler.config import config_from_mapping
-    from providers.azure import create
     from luna_autoscaler.ports import ProviderContext
+    from providers.azure import create
     from tests.aws.clock import FakeClock
 
-    with pytest.raises(ProviderConfigurationError, match="azure.subscriptionId"):
-        create(ProviderContext(config=config_from_mapping({"azure": {"resourceGroup": "rg"}}), cluster_name="c", clock=FakeClock()))
+    with pytest.raises(ProviderConfigurationError, match=r"azure\.subscriptionId"):
+        create(
+            ProviderContext(
+                config=config_from_mapping({"azure": {"resourceGroup": "rg"}}), cluster_name="c", clock=FakeClock()
+            )
+        )
