@@ -10,7 +10,7 @@ by the codes found anywhere in the code, the message and the details. What each 
 | Azure code | class | what | TTL |
 |---|---|---|---|
 | OperationNotAllowed, LowPriorityCores quota | QuotaExceeded | every spot offering | 1 h |
-| OperationNotAllowed, Family Cores quota | QuotaExceeded | the size, that capacity type, every zone | 1 h at 0, 10 min |
+| OperationNotAllowed, Family Cores quota | QuotaExceeded | the size, its capacity type, every zone | 1 h at 0, 10 min |
 | OperationNotAllowed, Total Regional Cores quota | QuotaExceeded | the size, that capacity type, every zone | 10 min |
 | SkuNotAvailable | InsufficientCapacity | the size, that capacity type, every zone | 1 h spot, 23 h on-demand |
 | ZonalAllocationFailed | InsufficientCapacity | the size in that zone, both capacity types | 1 h |
