@@ -4,7 +4,7 @@ The offerings (which types exist in which zones, their shapes and spot interrupt
 snapshot; on-demand prices from the Price List API and spot prices from the spot price history replace the
 snapshot's where they are known. Each refresh builds a new immutable Catalog and swaps one reference, so a reader
 never sees half an update. A failed fetch keeps the last good prices of that source (or the snapshot's, if no
-fetch ever worked), logs why, and is retried after `RETRY_AFTER_FAILURE_SECONDS` rather than a full interval.
+fetch ever worked), logs why, and is retried after 5 minutes rather than a full interval (pricing.price_age).
 How old the prices in use are is always visible: `price_ages()`, the log line of every refresh, and the
 Prometheus gauges `luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}`.
 
@@ -14,24 +14,22 @@ reconcile loop that asks for the catalog pays for a fetch about once an hour.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
+from pricing.price_age import PriceAge, RefreshSchedule
+from pricing.price_age import PriceAgeCollector as _PriceAgeCollector
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_FAILURE_SECONDS = 300.0
 ON_DEMAND = "on-demand"
 SPOT = "spot"
 ON_DEMAND_SOURCE = "AWS Price List API (live)"
@@ -46,14 +44,6 @@ class LivePrices:
 
     prices_usd_per_hour: Mapping[Any, float]  # on-demand: type → price; spot: (type, zone) → price
     fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PriceAge:
-    source: str  # on-demand | spot
-    age_seconds: float
-    live: bool  # False: the bundled snapshot's prices are in use
-    as_of: datetime
 
 
 def _midnight(day: date) -> datetime:
@@ -143,12 +133,10 @@ class LiveAwsCatalog:
         self._pricing = pricing_client
         self._ec2 = ec2_client
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._ratio = spot_price_ratio_estimate
         self._current = bundled
         self._live: dict[str, LivePrices] = {}
-        self._next_at: datetime | None = None  # None: refresh at the first call
-        self._lock = threading.Lock()
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = {
             source: _midnight(
                 min((o.provenance.as_of for o in bundled if o.capacity_type == kind), default=bundled.provenance.as_of)
@@ -163,12 +151,7 @@ class LiveAwsCatalog:
 
     def catalog(self) -> Catalog:
         """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
+        self._schedule.run_if_due(self._refresh)
         return self._current
 
     def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
@@ -180,7 +163,7 @@ class LiveAwsCatalog:
         newest = read.newest.isoformat() if read.newest else None
         return read.prices_usd_per_hour, {"skipped": read.skipped, "newest_record": newest}
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime) -> bool:
         region = self._bundled.region
         fetchers = {ON_DEMAND: self._fetch_on_demand, SPOT: self._fetch_spot}
         fetched = failed = False
@@ -217,8 +200,7 @@ class LiveAwsCatalog:
             self._current = refine(
                 self._bundled, self._live.get(ON_DEMAND), self._live.get(SPOT), spot_price_ratio_estimate=self._ratio
             )
-        wait = min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds) if failed else self._refresh_seconds
-        self._next_at = now + timedelta(seconds=wait)
+        return not failed
 
     def _age(self, source: str, now: datetime) -> PriceAge:
         live = self._live.get(source)
@@ -231,35 +213,8 @@ class LiveAwsCatalog:
         return {source: self._age(source, now) for source in (ON_DEMAND, SPOT)}
 
 
-class PriceAgeCollector(Collector):
-    """Prometheus view of `LiveAwsCatalog.price_ages()`, computed at scrape time (the age grows between fetches)."""
+class PriceAgeCollector(_PriceAgeCollector):
+    """Prometheus view of `LiveAwsCatalog.price_ages()` (pricing.price_age)."""
 
     def __init__(self, prices: LiveAwsCatalog) -> None:
-        self._prices = prices
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        yield from self._families()
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        ages = self._prices.price_ages().values()
-        age, live = self._families()
-        for a in ages:
-            age.add_metric(["aws", a.source], a.age_seconds)
-            live.add_metric(["aws", a.source], 1.0 if a.live else 0.0)
-        yield age
-        yield live
-
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                "luna_price_age_seconds",
-                "Age of the prices in use: seconds since the last good fetch, or since the bundled snapshot's date",
-                labels=["cloud", "source"],
-            ),
-            GaugeMetricFamily(
-                "luna_price_live",
-                "1 when the prices in use come from a live fetch, 0 when from the bundled snapshot",
-                labels=["cloud", "source"],
-            ),
-        )
+        super().__init__("aws", prices.price_ages)

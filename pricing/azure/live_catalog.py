@@ -5,41 +5,31 @@ retail_prices) gives on-demand and spot prices of the region in one paged query,
 where known (a live spot price for a size the snapshot sold on-demand only adds that spot offering). Every
 offering goes through `offering_policy`, so a live spot offering carries AKS's spot taint like a bundled one.
 Each refresh builds a new immutable Catalog and swaps one reference. A failed fetch keeps the last good prices
-(or the snapshot's), logs why, and is retried after `RETRY_AFTER_FAILURE_SECONDS`. The age of the prices in use
+(or the snapshot's), logs why, and is retried after 5 minutes (pricing.price_age). The age of the prices in use
 is `price_ages()` and the gauges `luna_price_age_seconds{cloud="azure",source}` / `luna_price_live`.
 The refresh runs inside `catalog()` when due (the clock is injected): no thread of its own.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, time
 
 import structlog
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.azure import offering_policy
 from pricing.azure.retail_prices import Fetch, RetailPrices, fetch_retail_prices, http_json
+from pricing.price_age import PriceAge, RefreshSchedule
+from pricing.price_age import PriceAgeCollector as _PriceAgeCollector
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_FAILURE_SECONDS = 300.0
 SOURCE = "Azure Retail Prices API (live)"
 SOURCES = (CapacityType.ON_DEMAND, CapacityType.SPOT)
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class PriceAge:
-    source: str  # on-demand | spot
-    age_seconds: float
-    live: bool  # False: the bundled snapshot's prices are in use
-    as_of: datetime
 
 
 def reprice(bundled: Catalog, prices: RetailPrices, fetched_at: datetime) -> Catalog:
@@ -79,12 +69,10 @@ class LiveAzureCatalog:
         self._bundled = bundled
         self._base_url = base_url
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._fetch = fetch
         self._current = bundled
         self._fetched_at: datetime | None = None
-        self._next_at: datetime | None = None
-        self._lock = threading.Lock()
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = datetime.combine(bundled.provenance.as_of, time(), tzinfo=UTC)
 
     @property
@@ -94,15 +82,10 @@ class LiveAzureCatalog:
 
     def catalog(self) -> Catalog:
         """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
+        self._schedule.run_if_due(self._refresh)
         return self._current
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime) -> bool:
         region = self._bundled.region
         try:
             prices = fetch_retail_prices(self._base_url, region, self._fetch)
@@ -118,11 +101,9 @@ class LiveAzureCatalog:
                 prices_live=age.live,
                 price_age_seconds=round(age.age_seconds),
             )
-            self._next_at = now + timedelta(seconds=min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds))
-            return
+            return False
         self._current = reprice(self._bundled, prices, now)
         self._fetched_at = now
-        self._next_at = now + timedelta(seconds=self._refresh_seconds)
         log.info(
             "prices refreshed",
             cloud="azure",
@@ -132,6 +113,7 @@ class LiveAzureCatalog:
             skipped=dict(prices.skipped),
             price_age_seconds=0,
         )
+        return True
 
     def _age(self, source: CapacityType, now: datetime) -> PriceAge:
         as_of = self._fetched_at or self._bundled_as_of
@@ -143,23 +125,8 @@ class LiveAzureCatalog:
         return {s.value: self._age(s, now) for s in SOURCES}
 
 
-class PriceAgeCollector(Collector):
-    """Prometheus view of `price_ages()`, computed at scrape time (the age grows between fetches)."""
+class PriceAgeCollector(_PriceAgeCollector):
+    """Prometheus view of `LiveAzureCatalog.price_ages()` (pricing.price_age)."""
 
     def __init__(self, prices: LiveAzureCatalog) -> None:
-        self._prices = prices
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        return iter(self._gauges(samples=False))
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        return iter(self._gauges(samples=True))
-
-    def _gauges(self, *, samples: bool) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        age = GaugeMetricFamily("luna_price_age_seconds", "Age of the prices in use", labels=["cloud", "source"])
-        live = GaugeMetricFamily("luna_price_live", "1 when the prices in use are live", labels=["cloud", "source"])
-        if samples:
-            for a in self._prices.price_ages().values():
-                age.add_metric(["azure", a.source], a.age_seconds)
-                live.add_metric(["azure", a.source], 1.0 if a.live else 0.0)
-        return age, live
+        super().__init__("azure", prices.price_ages)
