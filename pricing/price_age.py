@@ -1,8 +1,9 @@
 """What every live price source shares: when it is due, how old the prices in use are, and the gauges saying so.
 
-A live catalog (pricing.aws.live_catalog, pricing.azure.live_catalog) refreshes inside `catalog()` when due, with
-the clock injected, so it needs no thread: `RefreshSchedule` says when, skips a refresh another thread is already
-running, and retries a failed one after `retry_after_failure_seconds` rather than a full interval. Each source's
+A live catalog (`LiveCatalog`: pricing.aws.live_catalog, pricing.azure.live_catalog) refreshes inside `catalog()`
+when due, with the clock injected, so it needs no thread: `RefreshSchedule` says when, skips a refresh another
+thread is already running, and retries a failed one after `retry_after_failure_seconds` rather than a full
+interval. Each source's
 `price_ages()` (source → `PriceAge`) is exported at scrape time by `PriceAgeCollector` as
 `luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` (docs/metrics.md).
 """
@@ -16,6 +17,8 @@ from datetime import datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from luna_autoscaler.models.catalog import Catalog
 
 RETRY_AFTER_FAILURE_SECONDS = 300.0
 
@@ -54,6 +57,29 @@ class RefreshSchedule:
             self._next_at = now + timedelta(seconds=wait)
         finally:
             self._lock.release()
+
+
+class LiveCatalog:
+    """A bundled catalog re-priced by a subclass's `_refresh(now) -> ok`, swapped as one reference."""
+
+    def __init__(self, bundled: Catalog, *, clock: Clock, refresh_seconds: float) -> None:
+        self._bundled = bundled
+        self._clock = clock
+        self._current = bundled
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
+
+    @property
+    def current(self) -> Catalog:
+        """The catalog in use, without refreshing."""
+        return self._current
+
+    def catalog(self) -> Catalog:
+        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
+        self._schedule.run_if_due(self._refresh)
+        return self._current
+
+    def _refresh(self, now: datetime) -> bool:
+        raise NotImplementedError
 
 
 class PriceAgeCollector(Collector):

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
-from pricing.price_age import PriceAge, RefreshSchedule
+from pricing.price_age import LiveCatalog, PriceAge
 from pricing.price_age import PriceAgeCollector as _PriceAgeCollector
 
 log = structlog.get_logger(__name__)
@@ -116,7 +116,7 @@ def refine(
     return Catalog(bundled.cloud, bundled.region, tuple(offerings), provenance, bundled.instance_types)
 
 
-class LiveAwsCatalog:
+class LiveAwsCatalog(LiveCatalog):
     """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
 
     def __init__(
@@ -129,30 +129,17 @@ class LiveAwsCatalog:
         refresh_seconds: float,
         spot_price_ratio_estimate: float | None = None,
     ) -> None:
-        self._bundled = bundled
+        super().__init__(bundled, clock=clock, refresh_seconds=refresh_seconds)
         self._pricing = pricing_client
         self._ec2 = ec2_client
-        self._clock = clock
         self._ratio = spot_price_ratio_estimate
-        self._current = bundled
         self._live: dict[str, LivePrices] = {}
-        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = {
             source: _midnight(
                 min((o.provenance.as_of for o in bundled if o.capacity_type == kind), default=bundled.provenance.as_of)
             )
             for source, kind in ((ON_DEMAND, CapacityType.ON_DEMAND), (SPOT, CapacityType.SPOT))
         }
-
-    @property
-    def current(self) -> Catalog:
-        """The catalog in use, without refreshing."""
-        return self._current
-
-    def catalog(self) -> Catalog:
-        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        self._schedule.run_if_due(self._refresh)
-        return self._current
 
     def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
         read = fetch_on_demand(self._pricing, self._bundled.region)

@@ -21,7 +21,7 @@ import structlog
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.azure import offering_policy
 from pricing.azure.retail_prices import Fetch, RetailPrices, fetch_retail_prices, http_json
-from pricing.price_age import PriceAge, RefreshSchedule
+from pricing.price_age import LiveCatalog, PriceAge
 from pricing.price_age import PriceAgeCollector as _PriceAgeCollector
 
 log = structlog.get_logger(__name__)
@@ -54,7 +54,7 @@ def reprice(bundled: Catalog, prices: RetailPrices, fetched_at: datetime) -> Cat
     return Catalog(bundled.cloud, bundled.region, tuple(offerings), catalog_provenance, bundled.instance_types)
 
 
-class LiveAzureCatalog:
+class LiveAzureCatalog(LiveCatalog):
     """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
 
     def __init__(
@@ -66,24 +66,11 @@ class LiveAzureCatalog:
         refresh_seconds: float,
         fetch: Fetch = http_json,
     ) -> None:
-        self._bundled = bundled
+        super().__init__(bundled, clock=clock, refresh_seconds=refresh_seconds)
         self._base_url = base_url
-        self._clock = clock
         self._fetch = fetch
-        self._current = bundled
         self._fetched_at: datetime | None = None
-        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = datetime.combine(bundled.provenance.as_of, time(), tzinfo=UTC)
-
-    @property
-    def current(self) -> Catalog:
-        """The catalog in use, without refreshing."""
-        return self._current
-
-    def catalog(self) -> Catalog:
-        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        self._schedule.run_if_due(self._refresh)
-        return self._current
 
     def _refresh(self, now: datetime) -> bool:
         region = self._bundled.region

@@ -19,9 +19,10 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+from tests.local_server import LocalHttpServer
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "gpu-rg"
@@ -100,51 +101,20 @@ class RecordingArmServer:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self.add_system_pool()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length", "0") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, headers, payload = server._answer(self.command, self.path, dict(self.headers), raw)
-                body = json.dumps(payload).encode() if payload is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("x-ms-request-id", f"req-{next(server._ids)}")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._serve()
-
-            def do_PUT(self) -> None:
-                self._serve()
-
-            def do_POST(self) -> None:
-                self._serve()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._local = LocalHttpServer(self._respond)
 
     # --- control -----------------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return self._local.url
 
     def start(self) -> RecordingArmServer:
-        self._thread.start()
+        self._local.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._local.stop()
 
     def add_system_pool(self) -> None:
         self.pools["nodepool1"] = Pool(
@@ -192,6 +162,13 @@ class RecordingArmServer:
         return [r for r in self.requests if r.method == method and marker in r.path]
 
     # --- answers ------------------------------------------------------------------------------------------------
+
+    def _respond(
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        status, extra, payload = self._answer(method, target, headers, raw)
+        base = {"Content-Type": "application/json; charset=utf-8", "x-ms-request-id": f"req-{next(self._ids)}"}
+        return status, {**base, **extra}, json.dumps(payload).encode() if payload is not None else b""
 
     def _answer(
         self, method: str, target: str, headers: Mapping[str, str], raw: bytes
