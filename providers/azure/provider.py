@@ -101,9 +101,15 @@ class _PoolWork:
 
     queued: dict[str, tuple[LaunchRequest, Offering, datetime]] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)  # launches to drop (count - 1 when they have no machine)
+    dropped: set[str] = field(default_factory=set)  # launches a PUT in flight drops (still in the pool as read)
     deleting: set[str] = field(default_factory=set)  # machines we asked to delete (or will)
     to_delete: set[str] = field(default_factory=set)  # of which not yet sent
     operation: PoolOperation | None = None
+
+    @property
+    def gone(self) -> set[str]:
+        """Launches no longer ours to list: cancelled, or dropped by a PUT in flight."""
+        return self.cancelled | self.dropped
 
     @property
     def pending(self) -> bool:
@@ -231,7 +237,7 @@ class AzureProvider:
         for name, pool in sorted(self._pools.items()):
             work = self._work.get(name, _PoolWork())
             for launch_id in sorted(pool.launches, key=lambda i: (pool.launches[i], i)):
-                if launch_id not in work.cancelled:
+                if launch_id not in work.gone:
                     out.append(self._instance_of(pool, launch_id))
             out.extend(self._queued_instances(work, skip=set(pool.launches)))
         for name, work in sorted(self._work.items()):
@@ -282,10 +288,10 @@ class AzureProvider:
         types = self._prices.current.instance_types
         pools = {p.name: p for p in (read_pool(raw, self._azure.region, types) for raw in listed) if self._ours(p)}
         self._pools = pools
-        for name, work in list(self._work.items()):
-            self._advance(name, work)
         for name in sorted(self._pools):
             self._read_machines(name)
+        for name, work in list(self._work.items()):
+            self._advance(name, work)
 
     def _read_machines(self, name: str) -> None:
         pool = self._pools[name]
@@ -302,6 +308,7 @@ class AzureProvider:
         self._machines[name] = machines
         work = self._work.setdefault(name, _PoolWork())
         work.deleting &= set(machines)
+        work.dropped &= set(pool.launches)
         for launch_id, machine in list(self._assigned.items()):
             if pool_of(machine) != name or machine in machines:
                 continue
@@ -313,10 +320,15 @@ class AzureProvider:
         waiting = [
             i
             for i in sorted(pool.launches, key=lambda i: (pool.launches[i], i))
-            if i not in self._assigned and i not in work.cancelled and i not in self._failed
+            if i not in self._assigned and i not in work.gone and i not in self._failed
         ]
         for launch_id, machine in zip(waiting, free, strict=False):
             self._assigned[launch_id] = machine
+        surplus = free[len(waiting) :]
+        if surplus and work.operation is None and not pool.busy:
+            log.info("machines no launch of ours waits for; deleting them", pool=name, machines=surplus)
+            work.deleting.update(surplus)
+            work.to_delete.update(surplus)
 
     def _vanished(self, machine: str, configuration: NodeConfiguration) -> None:
         if configuration.capacity_type is not CapacityType.SPOT:
@@ -409,6 +421,7 @@ class AzureProvider:
         work.operation = PoolOperation("scale", polling, self._clock(), launch_ids=launch_ids)
         for launch_id in work.cancelled:
             self._failed.pop(launch_id, None)
+        work.dropped |= work.cancelled
         work.queued.clear()
         work.cancelled.clear()
         log.info(
