@@ -1,12 +1,11 @@
-"""Live prices over time: when a source is due to refresh, and how old the prices in use are, per cloud and source,
-as Prometheus gauges computed at scrape time.
+"""What every live price source shares: when it is due, how old the prices in use are, and the gauges saying so.
 
-Every live price source (pricing.aws, pricing.gcp) keeps the last good fetch of each of its sources and falls back
-to the bundled snapshot; an operator must see which is in use and since when. The sources expose `price_ages()`
-and their current Catalog (which names the cloud); this collector turns that into
-`luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` (docs/metrics.md). `RefreshSchedule`
-runs a source's refresh inside the reader's `catalog()` call when due (no thread of its own), and after a failure
-retries sooner than a full interval.
+A live catalog (`LiveCatalog`: pricing.aws, pricing.azure, pricing.gcp live catalogs) refreshes inside `catalog()`
+when due, with the clock injected, so it needs no thread: `RefreshSchedule` says when, skips a refresh another
+thread is already running, and retries a failed one after `retry_after_failure_seconds` rather than a full
+interval. Each source's
+`price_ages()` (source → `PriceAge`) is exported at scrape time by `PriceAgeCollector` as
+`luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -24,30 +23,7 @@ from luna_autoscaler.models.catalog import Catalog
 
 RETRY_AFTER_FAILURE_SECONDS = 300.0
 
-
-class RefreshSchedule:
-    """When a live price source refreshes: at the first call, then every `refresh_seconds` (0: never), and
-    `RETRY_AFTER_FAILURE_SECONDS` after a refresh that reported a failure. A refresh running in another thread is
-    not waited for."""
-
-    def __init__(self, clock: Callable[[], datetime], refresh_seconds: float) -> None:
-        self._clock = clock
-        self._refresh_seconds = refresh_seconds
-        self._next_at: datetime | None = None
-        self._lock = threading.Lock()
-
-    def run_if_due(self, refresh: Callable[[datetime], bool]) -> None:
-        """Call `refresh(now)` (True: every fetch worked) if due."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if not due or not self._lock.acquire(blocking=False):
-            return
-        try:
-            now = self._clock()
-            worked = refresh(now)
-            wait = self._refresh_seconds if worked else min(RETRY_AFTER_FAILURE_SECONDS, self._refresh_seconds)
-            self._next_at = now + timedelta(seconds=wait)
-        finally:
-            self._lock.release()
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +32,55 @@ class PriceAge:
     age_seconds: float
     live: bool  # False: the bundled snapshot's prices are in use
     as_of: datetime
+
+
+class RefreshSchedule:
+    """Runs a refresh when due. `refresh_seconds` 0: never (the snapshot is used as is)."""
+
+    def __init__(
+        self, clock: Clock, refresh_seconds: float, retry_after_failure_seconds: float = RETRY_AFTER_FAILURE_SECONDS
+    ) -> None:
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._retry_seconds = retry_after_failure_seconds
+        self._next_at: datetime | None = None  # None: refresh at the first call
+        self._lock = threading.Lock()
+
+    def run_if_due(self, refresh: Callable[[datetime], bool]) -> None:
+        """Call `refresh(now)` if due and no other thread is in it; it returns False when a fetch failed."""
+        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
+        if not due or not self._lock.acquire(blocking=False):
+            return
+        try:
+            now = self._clock()
+            ok = refresh(now)
+            wait = self._refresh_seconds if ok else min(self._retry_seconds, self._refresh_seconds)
+            self._next_at = now + timedelta(seconds=wait)
+        finally:
+            self._lock.release()
+
+
+class LiveCatalog:
+    """A bundled catalog re-priced by a subclass's `_refresh(now) -> ok`, swapped as one reference."""
+
+    def __init__(self, bundled: Catalog, *, clock: Clock, refresh_seconds: float) -> None:
+        self._bundled = bundled
+        self._clock = clock
+        self._current = bundled
+        self._schedule = RefreshSchedule(clock, refresh_seconds)
+
+    @property
+    def current(self) -> Catalog:
+        """The catalog in use, without refreshing."""
+        return self._current
+
+    def catalog(self) -> Catalog:
+        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
+        self._schedule.run_if_due(self._refresh)
+        return self._current
+
+    def _refresh(self, now: datetime) -> bool:
+        raise NotImplementedError
 
 
 class AgedPrices(Protocol):

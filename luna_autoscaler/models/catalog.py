@@ -135,6 +135,10 @@ class Offering:
     # Pairs, not a mapping: offerings are hashed and pickled (the simulation's baseline runs in another process).
     node_labels: tuple[tuple[str, str], ...] = ()
     node_taints: tuple[lbl.Taint, ...] = ()
+    # What the cloud puts on a *spot* node of this type, on an on-demand offering: what `spot_estimate` gives the
+    # spot offering it makes (AKS's spot taint, GKE's spot label), so an estimated spot node is planned as it will run.
+    spot_node_labels: tuple[tuple[str, str], ...] = ()
+    spot_node_taints: tuple[lbl.Taint, ...] = ()
 
     @property
     def ref(self) -> OfferingRef:
@@ -155,6 +159,10 @@ class Offering:
             provenance=PriceProvenance(source, self.provenance.as_of),
             price_estimated=True,
             interruption_band=None,
+            node_labels=self.spot_node_labels or self.node_labels,
+            node_taints=self.spot_node_taints or self.node_taints,
+            spot_node_labels=(),
+            spot_node_taints=(),
         )
 
     def labels(self) -> dict[str, str]:

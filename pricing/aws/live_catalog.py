@@ -4,7 +4,7 @@ The offerings (which types exist in which zones, their shapes and spot interrupt
 snapshot; on-demand prices from the Price List API and spot prices from the spot price history replace the
 snapshot's where they are known. Each refresh builds a new immutable Catalog and swaps one reference, so a reader
 never sees half an update. A failed fetch keeps the last good prices of that source (or the snapshot's, if no
-fetch ever worked), logs why, and is retried after `RETRY_AFTER_FAILURE_SECONDS` rather than a full interval.
+fetch ever worked), logs why, and is retried after 5 minutes rather than a full interval (pricing.price_age).
 How old the prices in use are is always visible: `price_ages()`, the log line of every refresh, and the
 Prometheus gauges `luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}`.
 
@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
-from pricing.price_age import RETRY_AFTER_FAILURE_SECONDS, PriceAge, PriceAgeCollector, RefreshSchedule
+from pricing.price_age import RETRY_AFTER_FAILURE_SECONDS, LiveCatalog, PriceAge, PriceAgeCollector
 
 log = structlog.get_logger(__name__)
 
@@ -106,7 +106,7 @@ def refine(
     return Catalog(bundled.cloud, bundled.region, tuple(offerings), provenance, bundled.instance_types)
 
 
-class LiveAwsCatalog:
+class LiveAwsCatalog(LiveCatalog):
     """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
 
     def __init__(
@@ -118,29 +118,16 @@ class LiveAwsCatalog:
         clock: Clock,
         refresh_seconds: float,
     ) -> None:
-        self._bundled = bundled
+        super().__init__(bundled, clock=clock, refresh_seconds=refresh_seconds)
         self._pricing = pricing_client
         self._ec2 = ec2_client
-        self._clock = clock
-        self._current = bundled
         self._live: dict[str, LivePrices] = {}
-        self._schedule = RefreshSchedule(clock, refresh_seconds)
         self._bundled_as_of = {
             source: _midnight(
                 min((o.provenance.as_of for o in bundled if o.capacity_type == kind), default=bundled.provenance.as_of)
             )
             for source, kind in ((ON_DEMAND, CapacityType.ON_DEMAND), (SPOT, CapacityType.SPOT))
         }
-
-    @property
-    def current(self) -> Catalog:
-        """The catalog in use, without refreshing."""
-        return self._current
-
-    def catalog(self) -> Catalog:
-        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        self._schedule.run_if_due(self._refresh)
-        return self._current
 
     def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
         read = fetch_on_demand(self._pricing, self._bundled.region)

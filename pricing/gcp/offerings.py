@@ -15,16 +15,16 @@ from pricing.gcp.machines import GKE_ACCELERATOR_LABEL, GKE_SPOT_LABEL, gke_acce
 
 
 def with_gke_labels(offering: Offering) -> Offering:
-    """The offering with GKE's own node labels among its `node_labels`."""
+    """The offering with GKE's own node labels among its `node_labels` (and, on an on-demand offering, among the
+    `spot_node_labels` of the spot offering the planner may estimate from it)."""
     labels = dict(offering.node_labels)
-    if offering.capacity_type is CapacityType.SPOT:
-        labels[GKE_SPOT_LABEL] = "true"
     accelerator = gke_accelerator(offering.instance_type)
     if accelerator:
         labels[GKE_ACCELERATOR_LABEL] = accelerator
-    if labels == dict(offering.node_labels):
-        return offering
-    return replace(offering, node_labels=labels)  # a plain dict: simulations pickle catalogs
+    spot = tuple(sorted({**labels, GKE_SPOT_LABEL: "true"}.items()))
+    if offering.capacity_type is CapacityType.SPOT:
+        return replace(offering, node_labels=spot)
+    return replace(offering, node_labels=tuple(sorted(labels.items())), spot_node_labels=spot)
 
 
 def with_node_policy(catalog: Catalog) -> Catalog:

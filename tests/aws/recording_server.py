@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.local_server import LocalHttpServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -50,35 +51,18 @@ class RecordingAwsServer:
         self.requests: list[Recorded] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, content_type, payload = server._answer(self.headers.get("X-Amz-Target", ""), body)
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._local = LocalHttpServer(self._respond)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return self._local.url
 
     def start(self) -> RecordingAwsServer:
-        self._thread.start()
+        self._local.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._local.stop()
 
     def fail(self, operation: str, status: int, code: str, message: str = "injected by the test") -> None:
         with self._lock:
@@ -88,6 +72,12 @@ class RecordingAwsServer:
         return [r.operation for r in self.requests]
 
     # --- answers ---------------------------------------------------------------------------------------------
+
+    def _respond(
+        self, _method: str, _path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        status, content_type, payload = self._answer(headers.get("X-Amz-Target", ""), body)
+        return status, {"Content-Type": content_type}, payload
 
     def _answer(self, target: str, body: bytes) -> tuple[int, str, bytes]:
         if target:

@@ -62,9 +62,9 @@ def test_the_catalog_is_repriced_host_plus_gpus_and_carries_gke_labels(
         + fixture_price("Nvidia Tesla T4 GPU running in Americas")
     )
     assert abs(t4.price_usd_per_hour - expected) < 1e-6 and t4.provenance.source == SOURCE
-    assert t4.node_labels[GKE_ACCELERATOR_LABEL] == "nvidia-tesla-t4"
+    assert dict(t4.node_labels)[GKE_ACCELERATOR_LABEL] == "nvidia-tesla-t4"
     spot = next(o for o in catalog if o.name == "g2-standard-8" and o.capacity_type is CapacityType.SPOT)
-    assert spot.node_labels[GKE_SPOT_LABEL] == "true" and spot.provenance.source == SOURCE
+    assert dict(spot.node_labels)[GKE_SPOT_LABEL] == "true" and spot.provenance.source == SOURCE
     a100 = next(o for o in catalog if o.name == "a2-highgpu-1g" and o.capacity_type is CapacityType.SPOT)
     assert a100.provenance.source != SOURCE  # no spot A100 SKU in the answer: the snapshot's price stays
     assert "live GCP prices" in catalog.provenance.source
