@@ -31,6 +31,7 @@ from typing import Any
 
 from luna_autoscaler.models.catalog import Accelerator, InstanceType
 from pricing import shapes
+from pricing.oci.snapshot import FLEX_SOURCE, flex_rows
 from pricing.snapshot import (
     DATA_DIR,
     PRICE_COLUMNS,
@@ -94,6 +95,7 @@ SOURCES = {
         "oci_gpu_vms.csv: OCI GPU shapes, preemptible price where given; skypilot-catalog v8/oci (region-invariant) "
         "commit 0588751, late 2025 (no day recorded: dated 2025-10-01 here, the start of that period)",
     ),
+    FLEX_SOURCE.id: FLEX_SOURCE,
 }
 
 # GPUs that attach to N1 machines: GPU count → (max vCPUs, max memory GiB) of the N1 machine
@@ -476,7 +478,7 @@ def build_azure(catalog_dir: Path) -> CloudBuild:
 
 
 def build_oci(catalog_dir: Path) -> CloudBuild:
-    b = CloudBuild("oci", ("oci",))
+    b = CloudBuild("oci", ("oci", FLEX_SOURCE.id))
     for r in _rows(catalog_dir / "oci_gpu_vms.csv"):
         name = r["InstanceType"]
         acc = shapes.accelerator(r["AcceleratorName"], float(r["AcceleratorCount"]), _gpu_memory_mib(r["GpuInfo"]))
@@ -484,6 +486,9 @@ def build_oci(catalog_dir: Path) -> CloudBuild:
         b.prices.append(
             PriceRow(name, r["Region"], r["AvailabilityZone"], float(r["Price"]), "oci", _float(r["SpotPrice"]), "oci")
         )
+    for it, row in flex_rows({(p.region, p.zone) for p in b.prices}):  # CPU shapes: pricing.oci.snapshot
+        b.add_type(it)
+        b.prices.append(row)
     b.note("prices are region-invariant on OCI; the source lists every shape in us-sanjose-1 only")
     return b
 

@@ -14,6 +14,7 @@ be estimated as on-demand × `spotPriceRatioEstimate`; such offerings say so (`p
 from __future__ import annotations
 
 import difflib
+import importlib
 import io
 import os
 import pickle
@@ -199,7 +200,20 @@ class BundledCatalogSource:
             min(sources[s].as_of for s in used),
         )
         by_name: dict[str, InstanceType] = {it.name: it for it in types}
-        return Catalog(cloud, region, tuple(offerings), provenance, by_name)
+        return Catalog(cloud, region, _node_policy(cloud, offerings), provenance, by_name)
+
+
+def _node_policy(cloud: str, offerings: list[Offering]) -> tuple[Offering, ...]:
+    """Offerings with what their cloud itself puts on the node (`Offering.node_labels`/`node_taints`), by the
+    cloud's own hook: `pricing.<cloud>.node_policy.apply(offering) -> Offering`, where that module exists."""
+    module_name = f"pricing.{cloud}.node_policy"
+    try:
+        policy = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and module_name.startswith(e.name):
+            return tuple(offerings)
+        raise
+    return tuple(policy.apply(o) for o in offerings)
 
 
 def _known_cloud(cloud: str) -> str:
