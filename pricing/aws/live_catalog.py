@@ -15,19 +15,20 @@ reconcile loop that asks for the catalog pays for a fetch about once an hour.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
+from pricing.price_age import PriceAge, PriceAgeCollector
+
+__all__ = ["LiveAwsCatalog", "LivePrices", "PriceAge", "PriceAgeCollector", "refine"]
 
 log = structlog.get_logger(__name__)
 
@@ -46,14 +47,6 @@ class LivePrices:
 
     prices_usd_per_hour: Mapping[Any, float]  # on-demand: type → price; spot: (type, zone) → price
     fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PriceAge:
-    source: str  # on-demand | spot
-    age_seconds: float
-    live: bool  # False: the bundled snapshot's prices are in use
-    as_of: datetime
 
 
 def _midnight(day: date) -> datetime:
@@ -229,37 +222,3 @@ class LiveAwsCatalog:
         """Source (`on-demand`, `spot`) → how old the prices in use are, and whether they are live."""
         now = self._clock()
         return {source: self._age(source, now) for source in (ON_DEMAND, SPOT)}
-
-
-class PriceAgeCollector(Collector):
-    """Prometheus view of `LiveAwsCatalog.price_ages()`, computed at scrape time (the age grows between fetches)."""
-
-    def __init__(self, prices: LiveAwsCatalog) -> None:
-        self._prices = prices
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        yield from self._families()
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        ages = self._prices.price_ages().values()
-        age, live = self._families()
-        for a in ages:
-            age.add_metric(["aws", a.source], a.age_seconds)
-            live.add_metric(["aws", a.source], 1.0 if a.live else 0.0)
-        yield age
-        yield live
-
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                "luna_price_age_seconds",
-                "Age of the prices in use: seconds since the last good fetch, or since the bundled snapshot's date",
-                labels=["cloud", "source"],
-            ),
-            GaugeMetricFamily(
-                "luna_price_live",
-                "1 when the prices in use come from a live fetch, 0 when from the bundled snapshot",
-                labels=["cloud", "source"],
-            ),
-        )

@@ -1,0 +1,64 @@
+"""How old the prices in use are, for every cloud's live price source: a value type and its Prometheus view.
+
+A live catalog (pricing.aws.live_catalog, pricing.oci.live_catalog) falls back to the last good fetch, or to the
+bundled snapshot, when a fetch fails; the operator must be able to see that it did. Each exposes
+`price_ages() -> {source: PriceAge}`, which `PriceAgeCollector` turns into the gauges
+`luna_price_age_seconds{cloud,source}` and `luna_price_live{cloud,source}` at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+@dataclass(frozen=True, slots=True)
+class PriceAge:
+    source: str  # on-demand | spot
+    age_seconds: float
+    live: bool  # False: the bundled snapshot's prices are in use
+    as_of: datetime
+
+
+class PricesWithAge(Protocol):
+    def price_ages(self) -> Mapping[str, PriceAge]: ...
+
+
+class PriceAgeCollector(Collector):
+    """Prometheus view of a live catalog's `price_ages()`, computed at scrape time (the age grows between fetches)."""
+
+    def __init__(self, prices: PricesWithAge, cloud: str = "aws") -> None:
+        self._prices = prices
+        self._cloud = cloud
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        ages = self._prices.price_ages().values()
+        age, live = self._families()
+        for a in ages:
+            age.add_metric([self._cloud, a.source], a.age_seconds)
+            live.add_metric([self._cloud, a.source], 1.0 if a.live else 0.0)
+        yield age
+        yield live
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "luna_price_age_seconds",
+                "Age of the prices in use: seconds since the last good fetch, or since the bundled snapshot's date",
+                labels=["cloud", "source"],
+            ),
+            GaugeMetricFamily(
+                "luna_price_live",
+                "1 when the prices in use come from a live fetch, 0 when from the bundled snapshot",
+                labels=["cloud", "source"],
+            ),
+        )
