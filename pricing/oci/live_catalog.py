@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 
 RETRY_AFTER_FAILURE_SECONDS = 300.0
 LIVE_SOURCE = "OCI price list API (live)"
-SOURCES = {"on-demand": CapacityType.ON_DEMAND, "spot": CapacityType.SPOT}
+SOURCES = ("on-demand", "spot")
 
 Clock = Callable[[], datetime]
 Fetch = Callable[[], PriceListRead]

@@ -83,8 +83,9 @@ def _read_items(items: Iterable[object]) -> Iterator[tuple[str, float]]:
             ]
             numbers = [float(v) for v in values if isinstance(v, int | float)]
             if numbers:
-                # Tiered parts list several ranges; the first is the list price from the first unit.
-                yield item["partNumber"], numbers[0]
+                # Tiered parts list ranges: a free allowance (A1's first 3,000 OCPU hours a month at 0) or volume
+                # discounts; the highest value is the list price a node is billed at.
+                yield item["partNumber"], max(numbers)
 
 
 def _next_page(doc: Mapping[str, object]) -> str | None:
