@@ -10,6 +10,7 @@ sleeps inside the SDK.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,3 +55,16 @@ class OciClients:
         except (oci.exceptions.ClientError, OSError, ValueError, KeyError) as e:
             raise ProviderConfigurationError(f"oci.auth {section.auth}: cannot build credentials: {e}") from e
         return OciClients.build({"region": section.region}, signer=signer, service_endpoint=section.service_endpoint)
+
+
+def all_pages(list_call: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+    """Every item of a paginated OCI list call, following `opc-next-page`. Not `oci.pagination`: that wraps each
+    call in the SDK's default retry strategy, which sleeps between attempts."""
+    items: list[Any] = []
+    page: str | None = None
+    while True:
+        response = list_call(*args, **kwargs, **({"page": page} if page else {}))
+        items.extend(response.data)
+        page = response.next_page
+        if not page:
+            return items

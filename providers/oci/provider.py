@@ -65,7 +65,7 @@ from pricing.oci.shapes import launch_shape
 from pricing.price_age import PriceAge, PriceAgeCollector
 from providers.oci.bootstrap import CONFIGURATION_KEY, Cluster, Networking, decode_configuration, instance_metadata
 from providers.oci.classify import classified, from_work_request, insufficient_capacity
-from providers.oci.clients import OciClients
+from providers.oci.clients import OciClients, all_pages
 from providers.oci.config import OciConfig
 
 log = structlog.get_logger(__name__)
@@ -132,8 +132,15 @@ class OciProvider:
         metrics_registry: Any = None,
     ) -> None:
         section = OciConfig.of(config)
-        missing = [k for k, v in (("compartmentId", section.compartment_id), ("subnetId", section.subnet_id),
-                                   ("imageId", section.image_id)) if not v]  # fmt: skip
+        missing = [
+            k
+            for k, v in (
+                ("compartmentId", section.compartment_id),
+                ("subnetId", section.subnet_id),
+                ("imageId", section.image_id),
+            )
+            if not v
+        ]
         if missing:
             raise ProviderConfigurationError(f"oci.{', oci.'.join(missing)} must be set (docs/oci.md)")
         self._oci = section
@@ -256,8 +263,11 @@ class OciProvider:
     def _launch_one(self, request: LaunchRequest, offering: Offering) -> Instance:
         zones = self._availability_domains()
         if offering.zone not in zones:
-            raise Permanent(f"launch {request.launch_id}: {offering.zone} is not an availability domain of "
-                            f"{self._oci.region} ({', '.join(sorted(zones))})", [offering.ref])  # fmt: skip
+            raise Permanent(
+                f"launch {request.launch_id}: {offering.zone} is not an availability domain of "
+                f"{self._oci.region} ({', '.join(sorted(zones))})",
+                [offering.ref],
+            )
         configuration = request.configuration(offering)
         tags = self._tags(request, configuration.key)
         shape = launch_shape(offering.name)
@@ -371,10 +381,7 @@ class OciProvider:
 
     def _list(self, **filters: str) -> list[Any]:
         with classified("compute:ListInstances"):
-            answer = oci.pagination.list_call_get_all_results(
-                self._clients.compute.list_instances, self._oci.compartment_id, **filters
-            )
-        return list(answer.data)
+            return all_pages(self._clients.compute.list_instances, self._oci.compartment_id, **filters)
 
     def _ours(self, raws: Sequence[Any]) -> list[Any]:
         return [
@@ -475,9 +482,7 @@ class OciProvider:
             if status not in _WORK_REQUEST_FAILED:
                 return None
             with classified(f"workrequests:ListWorkRequestErrors {wr_id}"):
-                errors = oci.pagination.list_call_get_all_results(
-                    self._clients.work_requests.list_work_request_errors, wr_id
-                ).data
+                errors = all_pages(self._clients.work_requests.list_work_request_errors, wr_id)
         except ProviderError as e:
             log.warning("cannot poll a launch work request; will poll again", work_request=wr_id, error=str(e))
             return None

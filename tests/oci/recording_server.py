@@ -87,7 +87,14 @@ class RecordingOciServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_DELETE = do_PUT = _handle
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def do_DELETE(self) -> None:
+                self._handle()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -180,8 +187,14 @@ class RecordingOciServer:
         if operation == "TerminateInstance":
             instance = self.state.instances.get(path.rsplit("/", 1)[1])
             if instance is None or instance["lifecycleState"] == "TERMINATED":
-                return 404, {}, {"code": "NotAuthorizedOrNotFound", "message": "Authorization failed or requested "
-                                 "resource not found."}  # fmt: skip
+                return (
+                    404,
+                    {},
+                    {
+                        "code": "NotAuthorizedOrNotFound",
+                        "message": "Authorization failed or requested resource not found.",
+                    },
+                )
             instance["lifecycleState"] = "TERMINATING"
             return 204, {}, None
         if operation == "ListBootVolumeAttachments":
@@ -206,18 +219,24 @@ class RecordingOciServer:
         if operation == "ListWorkRequestErrors":
             return self._page(self.state.work_request_errors.get(path.split("/")[2], []), query)
         if operation == "ListAvailabilityDomains":
-            ads = [{"name": n, "id": f"ocid1.availabilitydomain.{i}", "compartmentId": query.get("compartmentId")}
-                   for i, n in enumerate(AVAILABILITY_DOMAINS)]  # fmt: skip
+            ads = [
+                {"name": n, "id": f"ocid1.availabilitydomain.{i}", "compartmentId": query.get("compartmentId")}
+                for i, n in enumerate(AVAILABILITY_DOMAINS)
+            ]
             return 200, {}, ads
         if operation == "GetCluster":
             cluster_id = path.rsplit("/", 1)[1]
-            return 200, {}, {
-                "id": cluster_id,
-                "name": "oke-cluster",
-                "kubernetesVersion": "v1.31.1",
-                "lifecycleState": "ACTIVE",
-                "endpoints": {"kubernetes": "", "privateEndpoint": "10.0.0.10:6443", "publicEndpoint": ""},
-            }
+            return (
+                200,
+                {},
+                {
+                    "id": cluster_id,
+                    "name": "oke-cluster",
+                    "kubernetesVersion": "v1.31.1",
+                    "lifecycleState": "ACTIVE",
+                    "endpoints": {"kubernetes": "", "privateEndpoint": "10.0.0.10:6443", "publicEndpoint": ""},
+                },
+            )
         if operation == "ListProducts":
             return self._price_page(query)
         return 404, {}, {"code": "NotFound", "message": f"no route for {path}"}
@@ -284,8 +303,14 @@ class RecordingOciServer:
             "status": status,
             "compartmentId": body["compartmentId"],
             "percentComplete": 0.0,
-            "resources": [{"entityType": "instance", "actionType": "CREATED", "identifier": instance_id,
-                           "entityUri": f"/20160918/instances/{instance_id}"}],  # fmt: skip
+            "resources": [
+                {
+                    "entityType": "instance",
+                    "actionType": "CREATED",
+                    "identifier": instance_id,
+                    "entityUri": f"/20160918/instances/{instance_id}",
+                }
+            ],
             "timeAccepted": self._now(),
         }
         if token:
