@@ -92,6 +92,34 @@ class NodeConfiguration:
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
+    def record(self, derived_labels: Mapping[str, str]) -> str:
+        """A compact text a provider stores with the instance (tags, metadata) to give the configuration back
+        after a restart; labels equal to `derived_labels` (what the offering itself implies, which the provider
+        can recompute) are left out to stay within clouds' tag sizes."""
+        labels = {k: v for k, v in sorted(self.labels.items()) if derived_labels.get(k) != v}
+        mode = self.gpu_mode
+        doc = {
+            "l": labels,
+            "t": [[t.key, t.value, t.effect] for t in self.taints],
+            "g": [mode.resource, mode.devices, mode.replicas, mode.config_name],
+        }
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def recorded(
+        text: str, *, instance_type: str, capacity_type: CapacityType, zone: str, derived_labels: Mapping[str, str]
+    ) -> NodeConfiguration | None:
+        """The configuration `record` wrote; None when the text is not one (an instance tagged by hand)."""
+        try:
+            doc = json.loads(text)
+            labels = {**derived_labels, **{str(k): str(v) for k, v in doc["l"].items()}}
+            taints = tuple(Taint(str(k), str(v), str(e)) for k, v, e in doc["t"])
+            resource, devices, replicas, config_name = doc["g"]
+            mode = GpuMode(resource, int(devices), int(replicas), config_name)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return NodeConfiguration(instance_type, capacity_type, zone, MappingProxyType(labels), taints, mode)
+
 
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:

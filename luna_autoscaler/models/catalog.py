@@ -113,7 +113,8 @@ class Offering:
     # set by pricing/<cloud> or the provider): AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot:
     # NoSchedule`, GKE labels them `cloud.google.com/gke-spot=true`, OKE taints preemptible ones. The planner counts
     # them when it checks a pod's tolerations and selectors.
-    node_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Pairs, not a mapping: offerings are hashed and pickled (the simulation's baseline runs in another process).
+    node_labels: tuple[tuple[str, str], ...] = ()
     node_taints: tuple[lbl.Taint, ...] = ()
 
     @property

@@ -134,7 +134,8 @@ class Reconciler:
             self._rebuilt = True
         removed: list[RemovalSummary] = []
 
-        removed += self._follow_launches(view, config, now)
+        followed, failed_in_cloud = self._follow_launches(view, config, now)
+        removed += followed
         interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
         self._report_problems(pods, catalog, config, view, now)
@@ -153,7 +154,7 @@ class Reconciler:
             pending_pods=len(pods.pending),
             planned=up.planned,
             launched=up.launched,
-            launch_errors=up.errors,
+            launch_errors=failed_in_cloud + up.errors,
             unplaced=up.unplaced,
             drains_started=interrupted + drains_started,
             removed=tuple(removed),
@@ -163,8 +164,12 @@ class Reconciler:
 
     # --- launches -------------------------------------------------------------------------------------------
 
-    def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
-        tracked = self._tracker.track(view.nodes, config, now)
+    def _follow_launches(
+        self, view: ClusterView, config: Config, now: datetime
+    ) -> tuple[list[RemovalSummary], tuple[str, ...]]:
+        """Launches followed to their nodes; returns what was removed (timed out) and the launches that failed
+        since the last cycle (retries given up, refusals the cloud reported later), as `kind: message`."""
+        tracked = self._tracker.track(view.nodes, tuple(view.instances.values()), config, now)
         self._consolidator.launches_ended(
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
@@ -181,7 +186,7 @@ class Reconciler:
                 log.info("launch.would_terminate", launch_id=record.launch_id, instance_id=instance_id)
                 continue
             self._remove(record.node_name, instance_id, "registration-timeout")
-        return removed
+        return removed, tuple(f"{f.kind}: {f.message}" for f in tracked.failures)
 
     def _label_and_taint(self, record: LaunchRecord, node: Node) -> bool:
         """Our labels and taints on the Node, where the cloud's bootstrap did not already put them; False if the

@@ -8,6 +8,8 @@ on every type.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from luna_autoscaler.errors import CatalogError, ProviderConfigurationError
 from luna_autoscaler.ports import ProviderContext
 from pricing.catalog import default_region, load_catalog
@@ -25,4 +27,10 @@ def create(ctx: ProviderContext) -> FakeProvider:
         catalog = load_catalog(section.cloud, region, spot_price_ratio_estimate=ctx.config.spot_price_ratio_estimate)
     except CatalogError as e:
         raise ProviderConfigurationError(f"fake.cloud/fake.region: {e}") from e
-    return FakeProvider(catalog, ctx.clock, cluster_name=ctx.cluster_name)
+    return FakeProvider(
+        catalog,
+        ctx.clock,
+        cluster_name=ctx.cluster_name,
+        state_file=Path(section.state_file) if section.state_file else None,
+        pool_shaped=section.pool_shaped,
+    )

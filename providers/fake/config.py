@@ -16,3 +16,8 @@ class FakeConfig(ConfigSection):
 
     cloud: str = "aws"  # whose bundled catalog to sell: aws | gcp | azure | oci
     region: str = Field(default="", description="that cloud's region; empty: the cloud's default region")
+    # A JSON file holding the fake cloud's machines, so restarts and other replicas see the same cloud (a real
+    # cloud outlives the autoscaler); empty: in memory, gone with the process.
+    state_file: str = Field(default="", alias="stateFile")
+    # Behave like a pool cloud: launches are accepted first and named later (docs/design/providers.md).
+    pool_shaped: bool = Field(default=False, alias="poolShaped")

@@ -24,23 +24,42 @@ class OciFaults:
     def no_capacity(self, offering: Offering) -> None:
         self.server.state.no_capacity.add((offering.name, offering.zone, offering.capacity_type.value))
 
+    def no_capacity_after_submit(self, offering: Offering) -> None:
+        self.server.state.no_capacity_later.add((offering.name, offering.zone, offering.capacity_type.value))
+
+
+def settle(server: RecordingOciServer) -> None:
+    """Every launch work request still running succeeds and its instance boots (with its boot volume)."""
+    for wr in list(server.state.work_requests.values()):
+        instance_id = wr["resources"][0]["identifier"]
+        if wr["status"] == "IN_PROGRESS" and server.state.instances[instance_id]["lifecycleState"] == "PROVISIONING":
+            server.finish_work_request(instance_id, "SUCCEEDED")
+            server.set_state(instance_id, "RUNNING")
+
 
 @contextmanager
 def open_harness(cluster_name: str) -> Iterator[Harness]:
     clock = FakeClock()
     server = RecordingOciServer(clock).start()
-    try:
-        provider = OciProvider(
+
+    def open_provider() -> OciProvider:
+        return OciProvider(
             config=world.config(server),
             cluster_name=cluster_name,
             clients=world.clients(server),
             clock=clock,
             bundled=load_catalog("oci", BUNDLED_REGION),
         )
+
+    faults = OciFaults(server)
+    try:
         yield Harness(
-            provider=provider,
-            faults=OciFaults(server),
+            provider=open_provider(),
+            faults=faults,
             unknown_instance_id="ocid1.instance.oc1.sjc.aaaaaaaanosuchinstance",
+            settle=lambda: settle(server),
+            reopen=open_provider,
+            late_faults=faults,
         )
     finally:
         server.stop()

@@ -75,7 +75,14 @@ def node_manifest(node: Node) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, server: FakeApiServer, config: Mapping[str, str], *, join_delay_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        server: FakeApiServer,
+        config: Mapping[str, str],
+        *,
+        join_delay_seconds: float = 60.0,
+        pool_shaped: bool = False,
+    ) -> None:
         self.server = server
         # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
         self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
@@ -87,7 +94,7 @@ class World:
         ).start()
         assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
         self.provider = FakeProvider(
-            self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds
+            self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds, pool_shaped=pool_shaped
         )
         self._launch_numbers = itertools.count(1)
         self.reconciler = self.new_reconciler()
