@@ -14,7 +14,6 @@ reconcile loop that asks for the catalog pays for a fetch about once an hour.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
 from pricing.aws.price_list import fetch_on_demand
 from pricing.aws.spot_history import fetch_spot
-from pricing.price_age import PriceAge, PriceAgeCollector
+from pricing.live import PriceAge, PriceAgeCollector, RefreshingCatalog
 
 __all__ = ["LiveAwsCatalog", "LivePrices", "PriceAge", "PriceAgeCollector", "refine"]
 
@@ -119,7 +118,7 @@ def refine(
     return Catalog(bundled.cloud, bundled.region, tuple(offerings), provenance, bundled.instance_types)
 
 
-class LiveAwsCatalog:
+class LiveAwsCatalog(RefreshingCatalog):
     """Live-priced catalog of one region. `refresh_seconds` 0 disables fetching (the snapshot is used as is)."""
 
     def __init__(
@@ -132,37 +131,17 @@ class LiveAwsCatalog:
         refresh_seconds: float,
         spot_price_ratio_estimate: float | None = None,
     ) -> None:
-        self._bundled = bundled
+        super().__init__(bundled, clock, refresh_seconds)
         self._pricing = pricing_client
         self._ec2 = ec2_client
-        self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._ratio = spot_price_ratio_estimate
-        self._current = bundled
         self._live: dict[str, LivePrices] = {}
-        self._next_at: datetime | None = None  # None: refresh at the first call
-        self._lock = threading.Lock()
         self._bundled_as_of = {
             source: _midnight(
                 min((o.provenance.as_of for o in bundled if o.capacity_type == kind), default=bundled.provenance.as_of)
             )
             for source, kind in ((ON_DEMAND, CapacityType.ON_DEMAND), (SPOT, CapacityType.SPOT))
         }
-
-    @property
-    def current(self) -> Catalog:
-        """The catalog in use, without refreshing."""
-        return self._current
-
-    def catalog(self) -> Catalog:
-        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
-        return self._current
 
     def _fetch_on_demand(self, _now: datetime) -> tuple[Mapping[Any, float], dict[str, object]]:
         read = fetch_on_demand(self._pricing, self._bundled.region)

@@ -9,13 +9,12 @@ price × 0.5.
 
 Each refresh builds a new immutable Catalog and swaps one reference. A failed fetch keeps the last good prices
 (or the snapshot's) and is retried after `RETRY_AFTER_FAILURE_SECONDS`; `price_ages()` and the gauges of
-pricing.price_age say how old the prices in use are. The refresh runs inside `catalog()` when due, on the
+pricing.live say how old the prices in use are. The refresh runs inside `catalog()` when due, on the
 injected clock, so it needs no thread.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
@@ -23,9 +22,9 @@ from datetime import UTC, datetime, time, timedelta
 import structlog
 
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering, PriceProvenance
+from pricing.live import PriceAge, RefreshingCatalog
 from pricing.oci.price_list import PriceListError, PriceListRead, shape_price
 from pricing.oci.snapshot import PREEMPTIBLE_DISCOUNT
-from pricing.price_age import PriceAge
 
 log = structlog.get_logger(__name__)
 
@@ -56,34 +55,14 @@ def refine(bundled: Catalog, parts_usd: Mapping[str, float], fetched_at: datetim
     return Catalog(bundled.cloud, bundled.region, offerings, source, bundled.instance_types)
 
 
-class LiveOciCatalog:
+class LiveOciCatalog(RefreshingCatalog):
     """Live-priced catalog. `refresh_seconds` 0 disables fetching (the bundled prices are used as they are)."""
 
     def __init__(self, bundled: Catalog, *, fetch: Fetch, clock: Clock, refresh_seconds: float) -> None:
-        self._bundled = bundled
+        super().__init__(bundled, clock, refresh_seconds)
         self._fetch = fetch
-        self._clock = clock
-        self._refresh_seconds = refresh_seconds
-        self._current = bundled
         self._fetched_at: datetime | None = None
-        self._next_at: datetime | None = None  # None: refresh at the first call
-        self._lock = threading.Lock()
         self._bundled_as_of = datetime.combine(bundled.provenance.as_of, time(), tzinfo=UTC)
-
-    @property
-    def current(self) -> Catalog:
-        """The catalog in use, without refreshing."""
-        return self._current
-
-    def catalog(self) -> Catalog:
-        """The current catalog, refreshed first if due (a refresh running in another thread is not waited for)."""
-        due = self._refresh_seconds > 0 and (self._next_at is None or self._clock() >= self._next_at)
-        if due and self._lock.acquire(blocking=False):
-            try:
-                self._refresh(self._clock())
-            finally:
-                self._lock.release()
-        return self._current
 
     def _refresh(self, now: datetime) -> None:
         try:

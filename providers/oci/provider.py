@@ -59,10 +59,10 @@ from luna_autoscaler.ports import (
     InterruptionNotice,
     LaunchRequest,
 )
+from pricing.live import PriceAge, PriceAgeCollector
 from pricing.oci.live_catalog import LiveOciCatalog
 from pricing.oci.price_list import fetch_parts
 from pricing.oci.shapes import launch_shape
-from pricing.price_age import PriceAge, PriceAgeCollector
 from providers.oci.bootstrap import CONFIGURATION_KEY, Cluster, Networking, decode_configuration, instance_metadata
 from providers.oci.classify import classified, from_work_request, insufficient_capacity
 from providers.oci.clients import OciClients, all_pages

@@ -94,7 +94,11 @@ class World:
         ).start()
         assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
         self.provider = FakeProvider(
-            self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds, pool_shaped=pool_shaped
+            self.catalog,
+            self.clock,
+            cluster_name=CLUSTER,
+            join_delay_seconds=join_delay_seconds,
+            pool_shaped=pool_shaped,
         )
         self._launch_numbers = itertools.count(1)
         self.reconciler = self.new_reconciler()
