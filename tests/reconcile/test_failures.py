@@ -4,6 +4,7 @@ an instance that never registers is replaced, and a restart mid-launch launches 
 from __future__ import annotations
 
 from luna_autoscaler.errors import OfferingRef, QuotaExceeded, Transient
+from luna_autoscaler.models import scheduling as lbl
 from tests.reconcile.world import World
 
 
@@ -154,3 +155,25 @@ def test_orphan_instance_is_garbage_collected_after_grace(make_world) -> None:
 
     assert [(r.instance_id, r.reason) for r in report.removed] == [(launched.instance_id, "orphan")]
     assert w.live_instances() == ()
+
+
+def test_a_node_the_api_will_not_label_is_counted_and_labelled_on_a_later_cycle(make_world) -> None:
+    from tests.kubeapi.faults import Fault
+
+    w: World = make_world()
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    w.cycle()
+    w.clock.advance(60)
+    (node,) = w.join()
+    w.server.patch("Node", node, {"metadata": {"labels": {lbl.BIN_KIND: None}}})  # the bootstrap lost one
+    refused = w.server.inject(Fault(path=rf"/api/v1/nodes/{node}$", method="PATCH", status=500, times=None))
+
+    w.cycle()
+    failures = w.reconciler.metrics.registry.get_sample_value(
+        "luna_node_operation_failures_total", {"operation": "label"}
+    )
+    assert failures is not None and failures >= 1
+    assert refused.hits >= 1
+    w.server.clear_faults()
+    w.cycle(advance_seconds=1)
+    assert w.server.get("Node", node)["metadata"]["labels"][lbl.BIN_KIND] == "pack"
