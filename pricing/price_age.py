@@ -84,23 +84,22 @@ class LiveCatalog:
 
 
 class AgedPrices(Protocol):
-    @property
-    def current(self) -> Catalog: ...
-
     def price_ages(self) -> Mapping[str, PriceAge]: ...
 
 
 class PriceAgeCollector(Collector):
-    """Prometheus view of a live catalog's `price_ages()` (the age grows between fetches)."""
+    """Prometheus view of a live catalog's `price_ages()` (the age grows between fetches). The cloud label is
+    `cloud`, else the cloud of the prices' `current` catalog."""
 
-    def __init__(self, prices: AgedPrices) -> None:
+    def __init__(self, prices: AgedPrices, cloud: str | None = None) -> None:
         self._prices = prices
+        self._cloud = cloud
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         yield from self._families()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        cloud = self._prices.current.cloud
+        cloud = self._cloud if self._cloud is not None else self._prices.current.cloud  # type: ignore[attr-defined]
         age, live = self._families()
         for a in self._prices.price_ages().values():
             age.add_metric([cloud, a.source], a.age_seconds)

@@ -40,6 +40,7 @@ _AZURE_SIZE = re.compile(
     r"^(?:Standard|Basic)_(?P<letters>[A-Z]+)(?P<vcpus>\d+)(?:-\d+)?(?P<features>[a-z]*)(?P<rest>(?:_[A-Za-z0-9]+)*)$"
 )
 _VERSION = re.compile(r"^[vV]\d+$")
+_OCI_FLEX_SIZE = re.compile(r"^(.+\.Flex)\.\d+o\.\d+g$")
 
 
 def instance_family(cloud: str, name: str) -> str:
@@ -51,6 +52,9 @@ def instance_family(cloud: str, name: str) -> str:
     if cloud == "azure":
         return azure_family(name)
     if cloud == "oci":
+        flexible = _OCI_FLEX_SIZE.match(name)  # VM.Standard.E4.Flex.4o.64g: a size of VM.Standard.E4.Flex
+        if flexible:
+            return flexible[1]
         head, _, count = name.rpartition(".")
         return head if head and count.isdigit() else name
     raise ValueError(f"unknown cloud {cloud!r}")

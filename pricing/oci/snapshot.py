@@ -1,4 +1,5 @@
-"""The OCI part of the bundled snapshot: the GPU shapes with their preemptible prices (region-invariant on OCI).
+"""The OCI part of the bundled snapshot: the GPU shapes with their preemptible prices (region-invariant on OCI),
+and the flexible CPU shapes (pricing.oci.flex).
 docs/catalog.md explains every decision.
 """
 
@@ -8,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from pricing import shapes
+from pricing.oci.flex import FLEX_SOURCE, flex_rows
 from pricing.snapshot import PriceRow, Source
 from pricing.snapshot_build import CloudBuild, gib_to_mib, gpu_memory_mib, instance_type, optional_float, rows
 
@@ -21,7 +23,7 @@ SOURCE = Source(
 
 
 def build(catalog_dir: Path) -> CloudBuild:
-    b = CloudBuild("oci", (SOURCE,), "us-ashburn-1")
+    b = CloudBuild("oci", (SOURCE, FLEX_SOURCE), "us-ashburn-1")
     for r in rows(catalog_dir / "oci_gpu_vms.csv"):
         name = r["InstanceType"]
         acc = shapes.accelerator(r["AcceleratorName"], float(r["AcceleratorCount"]), gpu_memory_mib(r["GpuInfo"]))
@@ -37,5 +39,8 @@ def build(catalog_dir: Path) -> CloudBuild:
                 "oci",
             )
         )
+    for it, row in flex_rows({(p.region, p.zone) for p in b.prices}):  # CPU shapes: pricing.oci.flex
+        b.add_type(it)
+        b.prices.append(row)
     b.note("prices are region-invariant on OCI; the source lists every shape in us-sanjose-1 only")
     return b
