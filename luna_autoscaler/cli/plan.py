@@ -12,11 +12,10 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from luna_autoscaler.cli.inputs import expand_pods, read_documents
-from luna_autoscaler.config import Config, config_from_yaml
+from luna_autoscaler.config import Config, config_from_file
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.manifest import daemonset_from_manifest, node_from_manifest, pod_from_manifest
@@ -200,10 +199,7 @@ def _pod_list(pods: Sequence[str], limit: int = 3) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_yaml(Path(args.config).read_text(), source=args.config) if args.config else Config()
-    except OSError as e:
-        raise ConfigError(f"{args.config}: cannot read: {e.strerror or e}") from None
+    config = config_from_file(args.config) if args.config else Config()
     if args.cloud == "all" and args.region:
         raise ConfigError("--region cannot be combined with --cloud all (each cloud uses its default region)")
     workload = load_workload(args.pods, args.nodes)

@@ -15,14 +15,13 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
 import structlog
 from prometheus_client import REGISTRY
 
 from luna_autoscaler.cli.providers import provider_factory
-from luna_autoscaler.config import Config, config_from_yaml, duration_seconds
+from luna_autoscaler.config import Config, config_from_file, duration_seconds
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, connect
 from luna_autoscaler.kube.clock import utc_now
@@ -163,13 +162,7 @@ def _run(
 
 
 def _local_config(path: str | None) -> Config | None:
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    return config_from_yaml(text, source=path)
+    return config_from_file(path) if path else None
 
 
 def _serve(

@@ -20,7 +20,6 @@ can only be a catalog fault) are kept with the reason, because the reasons given
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -31,6 +30,7 @@ from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, 
 from luna_autoscaler.models.gpu_sku import requested_skus
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, Resources
 from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.models.type_pattern import type_pattern
 from luna_autoscaler.planner.overhead import node_allocatable
 
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
@@ -82,7 +82,7 @@ def _slicing_entry(it: InstanceType, entries: Iterable[TimeSlicing]) -> TimeSlic
     for entry in entries:
         if sku is not None and any(sku in requested_skus(s) for s in entry.gpu_skus):
             return entry
-        if entry.instance_type_regexp and re.search(entry.instance_type_regexp, it.name):
+        if entry.instance_type_regexp and type_pattern(entry.instance_type_regexp).search(it.name):
             return entry
     return None
 
