@@ -58,14 +58,14 @@ def duration_seconds(value: object) -> float:
 
 def _cpu(value: object) -> int:
     try:
-        return cpu_millis(value if isinstance(value, (str, int, float)) else str(value))
+        return cpu_millis(value)
     except QuantityError as e:
         raise ValueError(str(e)) from None
 
 
 def _bytes(value: object) -> int:
     try:
-        return whole_units(value if isinstance(value, (str, int, float)) else str(value))
+        return whole_units(value)
     except QuantityError as e:
         raise ValueError(str(e)) from None
 
@@ -258,7 +258,7 @@ class Config(_Section):
         return tuple(re.split(r"[+|]", self.node_architecture))
 
 
-def _nest(data: Mapping[str, Any]) -> dict[str, Any]:
+def _nest(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Turn dotted keys (`scaleDown.nodeUnneededDuration`) into nested mappings."""
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -267,19 +267,19 @@ def _nest(data: Mapping[str, Any]) -> dict[str, Any]:
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{key}: {part} is both a value and a section")
+                raise ConfigError(f"{source}: {key}: {part} is both a value and a section")
             node = child
         last = parts[-1]
         if isinstance(value, Mapping) and isinstance(node.get(last), dict):
-            node[last].update(_nest(value))
+            node[last].update(_nest(value, source))
         else:
-            node[last] = _nest(value) if isinstance(value, Mapping) else value
+            node[last] = _nest(value, source) if isinstance(value, Mapping) else value
     return out
 
 
 def config_from_mapping(data: Mapping[str, Any], *, source: str = "config") -> Config:
     try:
-        return Config.model_validate(_nest(data))
+        return Config.model_validate(_nest(data, source))
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"

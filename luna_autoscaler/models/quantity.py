@@ -37,7 +37,7 @@ MAX_UNITS = 2**63 - 1
 """The API server keeps quantities as int64 (milli-units for CPU): anything larger is a typo, such as `1e30`."""
 
 
-def parse_quantity(value: str | int | float) -> Fraction:
+def parse_quantity(value: object) -> Fraction:
     """Return the exact value of a Kubernetes quantity; raise QuantityError naming the value if it is not one.
 
     Numbers (from YAML `cpu: 2` or `cpu: 0.5`) are accepted as the API server accepts them.
@@ -73,7 +73,7 @@ def parse_quantity(value: str | int | float) -> Fraction:
     return number * _DECIMAL[suffix]
 
 
-def _amount(value: str | int | float, units: int) -> int:
+def _amount(value: object, units: int) -> int:
     """A resource amount in `units` per 1, rounded up as the API server does; never negative or beyond int64."""
     quantity = parse_quantity(value)
     if quantity < 0:
@@ -85,17 +85,17 @@ def _amount(value: str | int | float, units: int) -> int:
     return amount
 
 
-def cpu_millis(value: str | int | float) -> int:
+def cpu_millis(value: object) -> int:
     """CPU in millicores, rounded up as the API server does (`0.0001` → 1m)."""
     return _amount(value, 1000)
 
 
-def whole_units(value: str | int | float) -> int:
+def whole_units(value: object) -> int:
     """Bytes, GPUs, pods: a whole number, rounded up (`1.5` bytes → 2)."""
     return _amount(value, 1)
 
 
-def integer_units(value: str | int | float, *, resource: str) -> int:
+def integer_units(value: object, *, resource: str) -> int:
     """Extended resources (GPUs, Neuron cores) must be whole numbers; the API server rejects `500m` GPUs."""
     amount = _amount(value, 1)
     if parse_quantity(value).denominator != 1:
