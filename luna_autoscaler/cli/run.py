@@ -85,6 +85,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--interval", type=_seconds, default=2.0, metavar="DURATION", help="time between cycles (default 2s)"
     )
+    p.add_argument(
+        "--cache-stale-after",
+        type=_seconds,
+        default=30.0,
+        metavar="DURATION",
+        help="the cluster cache is stale (cycles fail, /healthz and /readyz 503) once a resource has had no "
+        "successful list or watch for this long (default 30s)",
+    )
     p.add_argument("--metrics-port", type=int, default=8080, help="port of /metrics (default 8080; 0: off)")
     p.add_argument("--health-port", type=int, default=8081, help="port of /healthz and /readyz (default 8081; 0: off)")
     p.add_argument(
@@ -109,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         elector = LeaseElector(api, ElectionSettings(namespace=args.namespace))
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        cluster = KubeCluster(api, KubeSettings(config_map_namespace=args.namespace)).start()
+        cluster = KubeCluster(
+            api, KubeSettings(config_map_namespace=args.namespace, stale_after_seconds=args.cache_stale_after)
+        ).start()
         try:
             return _run(args, cluster, elector, local_config, stop)
         finally:
@@ -173,7 +183,7 @@ def _serve(
     stop: threading.Event,
 ) -> None:
     """The long-running daemon: endpoints up, campaign for the lease, loop until `stop`, then tear down."""
-    health = Health(utc_now, interval_seconds=args.interval, synced=lambda: cluster.synced)
+    health = Health(utc_now, interval_seconds=args.interval, synced=lambda: cluster.synced, stale=cluster.staleness)
     servers: list[HealthServer] = []
     for port in sorted({args.metrics_port, args.health_port} - {0}):
         servers.append(HealthServer(health, (reconciler.metrics.registry, REGISTRY), port=port).start())
