@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
         elector = LeaseElector(api, ElectionSettings(namespace=args.namespace))
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        cluster = KubeCluster(
-            api, KubeSettings(config_map_namespace=args.namespace, stale_after_seconds=args.cache_stale_after)
-        ).start()
+        settings = KubeSettings(config_map_namespace=args.namespace, stale_after_seconds=args.cache_stale_after)
+        leading = elector.is_leader if elector is not None else lambda: True
+        cluster = KubeCluster(api, settings, leading=leading).start()
         try:
             return _run(args, cluster, elector, local_config, stop)
         finally:

@@ -75,8 +75,14 @@ class KubeCluster:
         clock: Clock = utc_now,
         sleep: Sleeper | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`leading()` says whether this replica holds the lease: only the leader posts ConfigInvalid Events, so one
+        bad update gives one Event however many replicas watch the ConfigMap."""
         self.settings = settings or KubeSettings()
+        self._leading = leading
+        self._config_report_lock = threading.Lock()
+        self._config_report: tuple[ObjectRef, str] | None = None
         self._stopping = threading.Event()
         self.rest = Rest(api_client, policy=self.settings.calls, sleep=sleep or self._stopping.wait)
         self.cache = ClusterCache()
@@ -90,7 +96,7 @@ class KubeCluster:
         self.config_source = ConfigSource(
             self.settings.config_map_name,
             self.settings.config_map_namespace,
-            report=lambda about, message: self.events.post(about, CONFIG_INVALID, message, warning=True),
+            report=self._config_invalid,
         )
         rest, cache = self.rest, self.cache
         reflector = functools.partial(Reflector, rest=rest, settings=self.settings.watch, monotonic=monotonic)
@@ -171,7 +177,23 @@ class KubeCluster:
         return self.cache.snapshot()
 
     def config(self) -> Config | None:
+        """The last good configuration; the leader reads it every cycle and posts any ConfigInvalid still owed."""
+        self._post_config_report()
         return self.config_source.config()
+
+    def _config_invalid(self, about: ObjectRef, message: str) -> None:
+        with self._config_report_lock:
+            self._config_report = (about, message)
+        self._post_config_report()
+
+    def _post_config_report(self) -> None:
+        """Post the pending ConfigInvalid Event if this replica leads and the problem still stands."""
+        if not self._leading():
+            return
+        with self._config_report_lock:
+            report, self._config_report = self._config_report, None
+        if report is not None and self.config_source.problem() is not None:
+            self.events.post(report[0], CONFIG_INVALID, report[1], warning=True)
 
     def config_problem(self) -> str | None:
         return self.config_source.problem()
