@@ -75,16 +75,24 @@ def node_manifest(node: Node) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, server: FakeApiServer, config: Mapping[str, str], *, join_delay_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        server: FakeApiServer,
+        config: Mapping[str, str],
+        *,
+        join_delay_seconds: float = 60.0,
+        kube_settings: KubeSettings | None = None,
+    ) -> None:
         self.server = server
         # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
         self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
         self.catalog = small_catalog()
         server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
         self.api = server.client()
-        self.cluster = KubeCluster(
-            self.api, KubeSettings(config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE), clock=self.clock
-        ).start()
+        settings = dataclasses.replace(
+            kube_settings or KubeSettings(), config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE
+        )
+        self.cluster = KubeCluster(self.api, settings, clock=self.clock).start()
         assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
         self.provider = FakeProvider(
             self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds
