@@ -192,8 +192,13 @@ class KubeCluster:
             return
         with self._config_report_lock:
             report, self._config_report = self._config_report, None
-        if report is not None and self.config_source.problem() is not None:
+        if report is None or self.config_source.problem() is None:
+            return
+        try:
             self.events.post(report[0], CONFIG_INVALID, report[1], warning=True)
+        except KubeApiError:  # logged by the recorder; owed still: the next cycle tries again
+            with self._config_report_lock:
+                self._config_report = self._config_report or report
 
     def config_problem(self) -> str | None:
         return self.config_source.problem()
