@@ -8,10 +8,11 @@ interruptions, and the reconciler thrown away and rebuilt (a daemon restart). Th
 is given time to settle. Invariants are checked after every cycle and at the end:
 
 - limits: never more live instances than `maxNodes`;
-- no double launch: a pod is never put on a new launch while an earlier launch for it is alive (not interrupted);
+- no double launch: nothing is launched while every pending pod is already carried by a live, uninterrupted
+  launch that has not registered yet (a pod may move to a new launch when new pods re-pack the in-flight ones);
 - every cycle failure is one of the product's classified errors (a bare KeyError under faults is a bug);
-- no eviction of a do-not-evict pod, none that a PodDisruptionBudget refused, no pod deleted behind the
-  Eviction API's back;
+- no eviction of a do-not-evict pod (except from a node whose spot instance is being reclaimed: it goes anyway),
+  none that a PodDisruptionBudget refused, no pod deleted behind the Eviction API's back;
 - at the end, every handled pod is bound to a node or carries an Event saying why not, and every live instance
   has a Node (no orphan survives garbage collection).
 
@@ -81,6 +82,7 @@ class Scenario:
         self._launched_for: dict[str, str] = {}  # pod key → instance id of the last launch that carried it
         self._protected: set[str] = set()  # do-not-evict pods
         self._guarded: set[str] = set()  # pods whose PodDisruptionBudget allows no disruption
+        self._node_of: dict[str, str] = {}  # pod name → the node it was last seen bound to
         server.create(k.pdb("guarded", match_labels=GUARDED, disruptions_allowed=0))
 
     def run(self) -> Outcome:
@@ -128,6 +130,9 @@ class Scenario:
         """The kubelet registers due instances and kube-scheduler binds what fits (in-process: never faulted)."""
         self.world.join()
         self.world.schedule()
+        for p in self.server.list("Pod"):
+            if p["spec"].get("nodeName"):
+                self._node_of[p["metadata"]["name"]] = p["spec"]["nodeName"]
 
     # --- faults -------------------------------------------------------------------------------------------------
 
@@ -182,6 +187,11 @@ class Scenario:
     def _cycle(self, *, advance_seconds: float, settle: bool) -> None:
         self.outcome.cycles += 1
         self.world.clock.advance(advance_seconds)
+        pending = {
+            f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+            for p in self.server.list("Pod")
+            if not p["spec"].get("nodeName")
+        }
         try:
             if settle:
                 self.world.settle()
@@ -192,32 +202,26 @@ class Scenario:
             self.outcome.failed_cycles += 1
             self._violation(f"unclassified error in a cycle: {type(e).__name__}: {e}")
         else:
-            self._check_launches(report)
+            self._check_launches(report, pending)
         live = self.cloud.live()
         if len(live) > MAX_NODES:
             self._violation(f"{len(live)} live instances, over maxNodes {MAX_NODES}")
 
-    def _check_launches(self, report: CycleReport) -> None:
+    def _check_launches(self, report: CycleReport, pending: set[str]) -> None:
         live = self.cloud.live()
+        registered = {n["spec"].get("providerID") for n in self.server.list("Node")}
+        in_flight = {
+            instance_id
+            for instance_id, provider_id in live.items()
+            if provider_id not in registered and instance_id not in self.cloud.interrupted
+        }
+        carried = {pod for pod, instance_id in self._launched_for.items() if instance_id in in_flight}
+        if report.launched and pending <= carried:
+            launches = ", ".join(f"{launch.instance_id} for {','.join(launch.pods)}" for launch in report.launched)
+            self._violation(f"double launch: {launches} while in-flight launches carry every pending pod")
         for launch in report.launched:
             for pod in launch.pods:
-                earlier = self._launched_for.get(pod)
-                if earlier is not None and earlier in live and earlier not in self.cloud.interrupted:
-                    self._violation(
-                        f"double launch: {pod} on {launch.instance_id} while {earlier} is alive "
-                        f"({self._node_state(live[earlier])})"
-                    )
                 self._launched_for[pod] = launch.instance_id
-
-    def _node_state(self, provider_id: str) -> str:
-        """What the cluster shows of an instance, for a violation's message."""
-        node = next((n for n in self.server.list("Node") if n["spec"].get("providerID") == provider_id), None)
-        if node is None:
-            return "no Node yet"
-        taints = ",".join(t["key"] for t in node["spec"].get("taints") or [])
-        return (
-            f"Node {node['metadata']['name']} unschedulable={bool(node['spec'].get('unschedulable'))} taints={taints}"
-        )
 
     def _final_checks(self) -> None:
         self._check_evictions()
@@ -235,8 +239,13 @@ class Scenario:
                 self._violation(f"instance {instance_id} has no Node and survived garbage collection")
 
     def _check_evictions(self) -> None:
+        reclaimed = {f"ip-{instance_id}" for instance_id in self.cloud.interrupted}  # World.join's node names
         for r in self.server.requests:
-            if r.resource == "pods/eviction" and r.name in self._protected:
+            if (
+                r.resource == "pods/eviction"
+                and r.name in self._protected
+                and self._node_of.get(r.name) not in reclaimed
+            ):
                 self._violation(f"eviction of do-not-evict pod {r.name} (HTTP {r.status})")
             if r.resource == "pods/eviction" and r.status < 300 and r.name in self._guarded:
                 self._violation(f"eviction of {r.name} beyond its PodDisruptionBudget")
