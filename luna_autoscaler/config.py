@@ -7,11 +7,14 @@ One schema serves the in-cluster ConfigMap (hot-reloaded by the daemon) and the 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -97,11 +100,48 @@ Seconds = Annotated[float, BeforeValidator(duration_seconds), Field(ge=0)]
 Selector = Annotated[dict[str, str], BeforeValidator(_selector)]
 
 
-class _Section(BaseModel):
+class ConfigSection(BaseModel):
+    """Base of every configuration section: unknown keys are errors (a typo never passes silently), frozen, and
+    fields read by their user-facing alias or their Python name; no float may be `inf` or `nan`. Provider
+    sections derive from it too."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
+    section_name: ClassVar[str] = ""  # a provider section's key (`aws`); "" for the core's own sections
 
-class TimeSlicing(_Section):
+    @classmethod
+    def of(cls, config: Config) -> Self:
+        """This provider section of `config` (defaults when the ConfigMap has none)."""
+        return config.section(cls.section_name, cls)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+SECTION_ENTRY_POINT_GROUP = "luna_autoscaler.config_sections"
+"""Entry points naming each provider's configuration schema (`aws = "providers.aws.config:AwsConfig"`): the
+module must import no cloud SDK, so every section validates whichever clouds' SDKs are installed."""
+
+
+@functools.cache
+def provider_sections() -> Mapping[str, type[BaseModel]]:
+    """The configuration sections installed providers declare, by section name (loaded once)."""
+    sections: dict[str, type[BaseModel]] = {}
+    for entry in entry_points(group=SECTION_ENTRY_POINT_GROUP):
+        model = entry.load()
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            sections[entry.name] = model
+    return MappingProxyType(sections)
+
+
+def _where(err: Mapping[str, Any]) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "(top)"
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+class TimeSlicing(ConfigSection):
     """GPU time-slicing as the NVIDIA device plugin configures it: `replicas` pods share one physical GPU."""
 
     gpu_skus: tuple[str, ...] = Field(default=(), alias="gpuSkus")
@@ -121,7 +161,7 @@ class TimeSlicing(_Section):
         return self
 
 
-class ScaleDown(_Section):
+class ScaleDown(ConfigSection):
     enabled: bool = True
     node_unneeded_duration_seconds: Seconds = Field(default=300.0, alias="nodeUnneededDuration")
     bin_pack_utilization_threshold: float = Field(default=0.2, ge=0, le=1, alias="binPackUtilizationThreshold")
@@ -131,64 +171,14 @@ class ScaleDown(_Section):
     delay_after_scale_up_seconds: Seconds = Field(default=120.0, alias="delayAfterScaleUp")
 
 
-class Batching(_Section):
+class Batching(ConfigSection):
     """Pending pods are batched so one plan covers a burst (Karpenter: 1 s idle, 10 s max)."""
 
     idle_seconds: Seconds = Field(default=1.0, alias="idleDuration")
     max_seconds: Seconds = Field(default=10.0, alias="maxDuration")
 
 
-class AwsConfig(_Section):
-    region: str = "us-east-1"
-    cluster_name: str = Field(default="", alias="clusterName")
-    cluster_endpoint: str = Field(default="", alias="clusterEndpoint")
-    cluster_ca: str = Field(default="", alias="clusterCA")
-    cluster_version: str = Field(default="", alias="clusterVersion")
-    service_cidr: str = Field(default="", alias="serviceCIDR")  # nodeadm needs it; "" → from EKS DescribeCluster
-    zones: tuple[str, ...] = ()
-    subnets: dict[str, str] = Field(default_factory=dict)  # zone → subnet id
-    subnet_tag: str = Field(default="", alias="subnetSelectorTag")  # discover subnets tagged with this key
-    security_groups: tuple[str, ...] = Field(default=(), alias="securityGroups")
-    instance_profile: str = Field(default="", alias="instanceProfile")
-    ami_family: str = Field(default="al2023", alias="amiFamily")
-    ami_id: str = Field(default="", alias="amiId")
-    root_volume_gib: int = Field(default=100, ge=8, alias="rootVolumeSize")
-    root_volume_type: str = Field(default="gp3", alias="rootVolumeType")
-    interruption_queue: str = Field(default="", alias="interruptionQueue")
-    max_spot_interrupt_bucket: int | None = Field(default=None, ge=0, le=4, alias="maxSpotInterruptBucket")
-    max_spot_price_ratio: float | None = Field(default=None, gt=0, le=1, alias="maxSpotPriceRatio")
-    pricing_refresh_seconds: Seconds = Field(default=3600.0, alias="pricingRefreshInterval")
-
-
-class GcpConfig(_Section):
-    project: str = ""
-    region: str = "us-central1"
-    zones: tuple[str, ...] = ()
-    cluster_name: str = Field(default="", alias="clusterName")
-    node_pool_prefix: str = Field(default="luna-", alias="nodePoolPrefix")
-    disk_size_gib: int = Field(default=100, ge=10, alias="diskSizeGb")
-    service_account: str = Field(default="", alias="serviceAccount")
-
-
-class AzureConfig(_Section):
-    subscription_id: str = Field(default="", alias="subscriptionId")
-    resource_group: str = Field(default="", alias="resourceGroup")
-    region: str = "eastus"
-    cluster_name: str = Field(default="", alias="clusterName")
-    zones: tuple[str, ...] = ()
-    os_disk_gib: int = Field(default=128, ge=30, alias="osDiskSizeGb")
-
-
-class OciConfig(_Section):
-    region: str = "us-sanjose-1"  # the bundled OCI catalog lists its shapes in us-sanjose-1 only
-    compartment_id: str = Field(default="", alias="compartmentId")
-    cluster_id: str = Field(default="", alias="clusterId")
-    subnet_id: str = Field(default="", alias="subnetId")
-    image_id: str = Field(default="", alias="imageId")
-    availability_domains: tuple[str, ...] = Field(default=(), alias="availabilityDomains")
-
-
-class Config(_Section):
+class Config(ConfigSection):
     """Every key of the ConfigMap. Field aliases are the user-facing names (docs/configuration.md)."""
 
     labels: Selector = Field(default_factory=lambda: {"elotl-luna": "true"})
@@ -225,10 +215,51 @@ class Config(_Section):
     ice_ttl_seconds: Seconds = Field(default=180.0, alias="insufficientCapacityTTL")
     quota_ttl_seconds: Seconds = Field(default=3600.0, alias="quotaExceededTTL")
 
-    aws: AwsConfig = Field(default_factory=AwsConfig)
-    gcp: GcpConfig = Field(default_factory=GcpConfig)
-    azure: AzureConfig = Field(default_factory=AzureConfig)
-    oci: OciConfig = Field(default_factory=OciConfig)
+    # Per-cloud sections (`aws.*`, `gcp.*`, ...), each validated by the schema its provider registers
+    # (`provider_sections`); the core never names a cloud. Read them with `section(name, Model)`.
+    sections: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_sections(cls, data: Any) -> Any:
+        """Take each registered provider's section out of the input and validate it with that provider's schema
+        (absent: its defaults, so every installed cloud's section is always there); a key no provider registered
+        stays, and is refused as unknown like any other."""
+        if not isinstance(data, Mapping):
+            return data
+        known = provider_sections()
+        out = dict(data)
+        sections = dict(out.get("sections") or {})
+        problems = []
+        for name, model in known.items():
+            raw = out.pop(name, None)
+            if raw is None and name in sections:
+                continue
+            try:
+                sections[name] = raw if isinstance(raw, model) else model.model_validate({} if raw is None else raw)
+            except ValidationError as e:
+                problems += [f"{name}.{_where(err)}: {_message(err)}" for err in e.errors()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        out["sections"] = sections
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The whole configuration by its user-facing names, provider sections included (for the start-up log)."""
+        doc = self.model_dump(mode="json", by_alias=True)
+        for name, value in sorted(self.sections.items()):
+            if isinstance(value, BaseModel):
+                doc[name] = value.model_dump(mode="json", by_alias=True)
+        return doc
+
+    def section(self, name: str, model: type[S]) -> S:
+        """The validated `name` section (its provider's schema), or that schema's defaults when it is absent."""
+        value = self.sections.get(name)
+        return value if isinstance(value, model) else model()
+
+    def with_section(self, name: str, value: BaseModel) -> Config:
+        """This configuration with one provider section replaced (e.g. the simulated cloud of the fake)."""
+        return self.model_copy(update={"sections": {**self.sections, name: value}})
 
     @field_validator("node_architecture")
     @classmethod
@@ -258,6 +289,29 @@ class Config(_Section):
         return tuple(re.split(r"[+|]", self.node_architecture))
 
 
+def config_keys() -> tuple[str, ...]:
+    """Every user-facing key, dotted (`scaleDown.nodeUnneededDuration`, `aws.region`), provider sections
+    included: what the docs must name and a ConfigMap may set. List-valued sections (`gpuTimeSlicing`) are one key."""
+
+    def walk(model: type[BaseModel], prefix: str) -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            if model is Config and name == "sections":
+                continue
+            key = prefix + (field.alias or name)
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                out += walk(annotation, key + ".")
+            else:
+                out.append(key)
+        return out
+
+    keys = walk(Config, "")
+    for name, model in sorted(provider_sections().items()):
+        keys += walk(model, name + ".")
+    return tuple(keys)
+
+
 def _nest(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Turn dotted keys (`scaleDown.nodeUnneededDuration`) into nested mappings."""
     out: dict[str, Any] = {}
@@ -282,8 +336,7 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config") -> C
         return Config.model_validate(_nest(data, source))
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
+            _message(err) if not err["loc"] else f"{_where(err)}: {_message(err)}" for err in e.errors()
         )
         raise ConfigError(f"{source}: {problems}") from None
 

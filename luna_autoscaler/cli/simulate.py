@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from luna_autoscaler.cli.providers import provider_factory
+from luna_autoscaler.config import provider_sections
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.observability.logging import configure_logging
@@ -87,15 +88,20 @@ def simulate(job: Job) -> tuple[RunResult, Catalog]:
         scenario.cloud, job.region or scenario.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate
     )
     factory = provider_factory(SIMULATED_PROVIDER)
+    # The simulated cloud sells the scenario's catalog: said in the fake's own config section, as a user would.
+    sold_section = provider_sections()[SIMULATED_PROVIDER].model_validate(
+        {"cloud": catalog.cloud, "region": catalog.region}
+    )
+    provider_config = config.with_section(SIMULATED_PROVIDER, sold_section)
 
     def make_provider(clock: Clock) -> NodeProvider:
-        context = ProviderContext(config=config, cluster_name=scenario.cluster_name, clock=clock, catalog=catalog)
+        context = ProviderContext(config=provider_config, cluster_name=scenario.cluster_name, clock=clock)
         provider = factory(context)
         sold = provider.catalog()
         if (sold.cloud, sold.region) != (catalog.cloud, catalog.region):
             raise ConfigError(
                 f"the {SIMULATED_PROVIDER} provider sells the {sold.cloud} {sold.region} catalog, not "
-                f"{catalog.cloud} {catalog.region}: it ignores ProviderContext.catalog (docs/simulation.md)"
+                f"{catalog.cloud} {catalog.region} (its config section {SIMULATED_PROVIDER}.cloud/region)"
             )
         return provider
 

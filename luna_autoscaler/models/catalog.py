@@ -109,6 +109,13 @@ class Offering:
     provenance: PriceProvenance
     interruption_band: str | None = None
     price_estimated: bool = False  # spot price derived from spotPriceRatioEstimate, not observed
+    # What the cloud itself puts on a node of this offering, beyond the well-known labels (cloud policy as data,
+    # set by pricing/<cloud> or the provider): AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot:
+    # NoSchedule`, GKE labels them `cloud.google.com/gke-spot=true`, OKE taints preemptible ones. The planner counts
+    # them when it checks a pod's tolerations and selectors.
+    # Pairs, not a mapping: offerings are hashed and pickled (the simulation's baseline runs in another process).
+    node_labels: tuple[tuple[str, str], ...] = ()
+    node_taints: tuple[lbl.Taint, ...] = ()
 
     @property
     def ref(self) -> OfferingRef:
@@ -136,6 +143,7 @@ class Offering:
             lbl.INSTANCE_FAMILY: it.family,
             lbl.MANAGED_BY: lbl.MANAGED_BY_VALUE,
         }
+        labels.update(self.node_labels)
         if it.accelerator is not None:
             labels[lbl.GPU_SKU] = it.accelerator.sku
             labels[lbl.GPU_COUNT] = str(it.accelerator.count)

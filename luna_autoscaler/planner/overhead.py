@@ -114,11 +114,8 @@ def boot_disk_gib(it: InstanceType, config: Config) -> int:
     """Ephemeral storage of a node: the type's own disk if the catalog knows it, else the configured boot volume."""
     if it.ephemeral_storage_gib:
         return it.ephemeral_storage_gib
-    return {
-        "aws": config.aws.root_volume_gib,
-        "gcp": config.gcp.disk_size_gib,
-        "azure": config.azure.os_disk_gib,
-    }.get(it.cloud, OKE_BOOT_VOLUME_GIB)
+    configured = getattr(config.sections.get(it.cloud), "node_boot_disk_gib", None)
+    return configured if isinstance(configured, int) else OKE_BOOT_VOLUME_GIB
 
 
 def node_capacity(it: InstanceType, config: Config) -> Resources:

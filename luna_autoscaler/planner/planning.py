@@ -360,6 +360,7 @@ def _planned_node(problem: Problem, name: str, draft: _Draft) -> PlannedNode:
         labels=labels,
         taints=shape.kind.taints,
         alternatives=draft.alternatives,
+        gpu_mode=shape.kind.mode,
     )
 
 

@@ -27,13 +27,12 @@ from types import MappingProxyType
 from luna_autoscaler.config import Config, TimeSlicing
 from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering
+from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.gpu_sku import requested_skus
-from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, Resources
+from luna_autoscaler.models.resources import NVIDIA_GPU, Resources
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.models.type_pattern import type_pattern
 from luna_autoscaler.planner.overhead import node_allocatable
-
-DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 
 # AWS spot advisor interruption bands → aws.maxSpotInterruptBucket values.
 INTERRUPT_BUCKETS: Mapping[str, int] = MappingProxyType({"<5%": 0, "5-10%": 1, "10-15%": 2, "15-20%": 3, ">20%": 4})
@@ -44,25 +43,6 @@ def parse_taint(text: str) -> Taint:
     head, _, effect = text.rpartition(":")
     key, _, value = head.partition("=")
     return Taint(key, value, effect)
-
-
-def device_plugin_config_name(replicas: int, renamed: bool) -> str:
-    """Name of the NVIDIA device plugin configuration a sliced node selects (docs/design/planner.md lists them)."""
-    return f"luna-timeslice-{replicas}" + ("-shared" if renamed else "")
-
-
-@dataclass(frozen=True, slots=True)
-class GpuMode:
-    """How a node's device plugin exposes its accelerators: `devices` units of `resource`."""
-
-    resource: str | None = None
-    devices: int = 0
-    replicas: int = 1  # > 1 (or a fractional device): shared, time-sliced
-    config_name: str | None = None  # device plugin configuration selected by label, None: plugin default
-
-    @property
-    def sliced(self) -> bool:
-        return self.config_name is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +73,18 @@ def gpu_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
     if acc is None:
         return (GpuMode(),)
     if acc.resource_name != NVIDIA_GPU:
-        return (GpuMode(acc.resource_name, acc.count),)
+        return (GpuMode.whole(acc.resource_name, acc.count),)
     entry = _slicing_entry(it, config.gpu_time_slicing)
     if acc.fractional:
         # A fractional device (g6f.large: 1/8 of an L4) is sliced so that each replica keeps at least the share of
         # a GPU the entry gives on a whole one (replicas 4 → a quarter of a GPU each): 1/8 L4 stays one replica,
         # a half L4 (g6f.4xlarge) becomes two, never 1/32 of a GPU per pod.
         replicas = max(1, entry.replicas * acc.share_milli // 1000) if entry else 1
-        return (GpuMode(NVIDIA_GPU_SHARED, acc.count * replicas, replicas, device_plugin_config_name(replicas, True)),)
-    whole = GpuMode(NVIDIA_GPU, acc.count)
+        return (GpuMode.time_sliced(acc.count, replicas, renamed=True),)
+    whole = GpuMode.whole(NVIDIA_GPU, acc.count)
     if entry is None:
         return (whole,)
-    resource = NVIDIA_GPU_SHARED if entry.rename_by_default else NVIDIA_GPU
-    config_name = device_plugin_config_name(entry.replicas, entry.rename_by_default)
-    return whole, GpuMode(resource, acc.count * entry.replicas, entry.replicas, config_name)
+    return whole, GpuMode.time_sliced(acc.count, entry.replicas, renamed=entry.rename_by_default)
 
 
 def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind, ...]:
@@ -125,13 +103,9 @@ def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind,
                 # exactly the toleration the ExtendedResourceToleration admission plugin gives the pods requesting it.
                 key = mode.resource if gpu_taint.key == NVIDIA_GPU and mode.resource else gpu_taint.key
                 taints = (*taints, replace(gpu_taint, key=key))
-            extended = {mode.resource: mode.devices} if mode.resource else None
-            labels: Mapping[str, str] = (
-                MappingProxyType({DEVICE_PLUGIN_CONFIG_LABEL: mode.config_name})
-                if mode.config_name
-                else MappingProxyType({})
-            )
-            kinds.append(NodeKind(len(kinds), it, mode, base + Resources.of(extended=extended), taints, labels))
+            extended = dict(mode.extended())
+            allocatable = base + Resources.of(extended=extended or None)
+            kinds.append(NodeKind(len(kinds), it, mode, allocatable, taints, mode.node_labels()))
     return tuple(kinds)
 
 
@@ -144,13 +118,14 @@ class Purchasable:
 
 
 def _spot_policy(offering: Offering, on_demand_price: float | None, config: Config) -> str | None:
-    if offering.capacity_type is not CapacityType.SPOT or offering.instance_type.cloud != "aws":
+    if offering.capacity_type is not CapacityType.SPOT:
         return None
-    max_bucket = config.aws.max_spot_interrupt_bucket
+    policy = config.sections.get(offering.instance_type.cloud)
+    max_bucket = getattr(policy, "max_spot_interrupt_bucket", None)
     band = offering.interruption_band
     if max_bucket is not None and band is not None and INTERRUPT_BUCKETS.get(band, 0) > max_bucket:
         return f"spot interruption {band} above aws.maxSpotInterruptBucket {max_bucket}"
-    max_ratio = config.aws.max_spot_price_ratio
+    max_ratio = getattr(policy, "max_spot_price_ratio", None)
     if max_ratio is not None and on_demand_price:
         ratio = offering.price_usd_per_hour / on_demand_price
         if ratio > max_ratio:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.catalog import Catalog, Offering
+from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
@@ -79,6 +80,7 @@ class PlannedNode:
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY_STR)
     taints: tuple[Taint, ...] = ()
     alternatives: tuple[Offering, ...] = ()
+    gpu_mode: GpuMode = field(default_factory=GpuMode)  # how its device plugin must expose the accelerators
 
     @property
     def price_usd_per_hour(self) -> float:

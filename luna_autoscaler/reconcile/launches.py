@@ -5,8 +5,13 @@ GPU allocatable because the device plugin has not started; during that time its 
 for the node, so pending pods it will take are not planned a second time. A launch that does not get there
 within `registrationTimeout` is terminated and its offering penalised, as Karpenter does.
 
-The records are a cache: `rebuild` recreates them from the provider's instances (launch-id tag) and the nodes,
-so a restart mid-launch counts the instance as in flight instead of launching again.
+The records are a cache: `rebuild` recreates them from the provider's instances (launch id and node configuration,
+as the provider recorded them) and the nodes, so a restart mid-launch counts the instance as in flight, in the GPU
+mode it was launched in, instead of launching again.
+
+Pool clouds accept a launch before they name the machine (ports.py): such a record holds a provisional instance
+that `track` fills in from `list_instances()`, and a launch the cloud gives up on later comes back as a FAILED
+instance, handled like an error of the launch call itself (same classes, same unavailability, same re-plan).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from luna_autoscaler.errors import (
     Transient,
 )
 from luna_autoscaler.models import scheduling as lbl
-from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
+from luna_autoscaler.models.catalog import Catalog, Offering
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
@@ -42,6 +47,7 @@ from luna_autoscaler.ports import (
     TAG_NODE_POOL,
     TAG_OWNER,
     Instance,
+    InstanceState,
     LaunchRequest,
     NodeProvider,
 )
@@ -80,6 +86,11 @@ def node_taints(config: Config, planned: Iterable[Taint]) -> tuple[Taint, ...]:
         if taint not in out:
             out.append(taint)
     return tuple(out)
+
+
+NODE_CLOCK_SKEW = timedelta(minutes=5)
+"""A Node created this long before its launch started cannot be that launch's (clocks of the cloud and the API
+server differ by less): matching by provider id never adopts a Node that existed before the launch."""
 
 
 def is_initialised(node: Node, gpus: int) -> bool:
@@ -128,14 +139,15 @@ class LaunchTracker:
     def rebuild(self, instances: Sequence[Instance], nodes: Sequence[Node], catalog: Catalog, config: Config) -> None:
         """Every instance with a launch id whose Node is missing or not yet initialised is a launch in flight.
 
-        What the plan said about it is gone with the old process; its node shape is recomputed from the
-        instance type as the planner sees it (unsliced GPU mode), which is what a fresh plan would assume."""
+        Its shape comes from the node configuration the provider recorded with it (labels, taints, GPU mode), so
+        a time-sliced node in flight is counted with its replicas; an instance without one (an older provider's)
+        is taken in the type's unsliced mode, which is what a fresh plan would assume."""
         by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
         by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
         for inst in instances:
             if not inst.launch_id or inst.launch_id in self.records:
                 continue
-            node = by_provider_id.get(inst.provider_id) or by_launch.get(inst.launch_id)
+            node = (by_provider_id.get(inst.provider_id) if inst.identified else None) or by_launch.get(inst.launch_id)
             it = catalog.instance_types.get(inst.instance_type)
             if it is None:
                 log.warning(
@@ -148,14 +160,23 @@ class LaunchTracker:
                 it,
                 catalog.region,
                 inst.zone,
-                CapacityType(inst.capacity_type),
+                inst.capacity_type,
                 inst.price_usd_per_hour,
                 catalog.provenance,
             )
-            kind = node_kinds((it,), config)[0]
-            labels = node_labels(config, offering, kind.labels, inst.launch_id, inst.tags.get(TAG_NODE_POOL, "pack"))
-            taints = node_taints(config, kind.taints)
-            request = LaunchRequest(inst.launch_id, self._cluster_name, (offering,), labels, taints, dict(inst.tags))
+            kinds = node_kinds((it,), config)
+            recorded = inst.configuration
+            kind = next((k for k in kinds if recorded is not None and k.mode == recorded.gpu_mode), kinds[0])
+            bin_kind = inst.tags.get(TAG_NODE_POOL) or (recorded.labels.get(lbl.BIN_KIND) if recorded else None)
+            if recorded is not None:
+                labels = {**recorded.labels, lbl.LAUNCH_ID: inst.launch_id}
+                taints = recorded.taints
+            else:
+                labels = node_labels(config, offering, kind.labels, inst.launch_id, bin_kind or "pack")
+                taints = node_taints(config, kind.taints)
+            request = LaunchRequest(
+                inst.launch_id, self._cluster_name, (offering,), labels, taints, dict(inst.tags), kind.mode
+            )
             record = LaunchRecord(
                 launch_id=inst.launch_id,
                 request=request,
@@ -231,6 +252,7 @@ class LaunchTracker:
             labels=labels,
             taints=taints,
             tags=tags,
+            gpu_mode=planned.gpu_mode,
         )
         it = planned.offering.instance_type
         return LaunchRecord(
@@ -253,25 +275,8 @@ class LaunchTracker:
         self.records[record.launch_id] = record
         try:
             instance = self._provider.launch(record.request)
-        except InsufficientCapacity as e:
-            self._metrics.insufficient_capacity.labels(record.capacity_type).inc()
-            refs = e.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, config.ice_ttl_seconds, "insufficient-capacity")
-            return self._failed(record, "insufficient-capacity", e, refs, replan=True)
-        except QuotaExceeded as e:
-            refs = e.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, config.quota_ttl_seconds, "quota")
-            return self._failed(record, "quota", e, refs, replan=True)
-        except Permanent as e:
-            refs = e.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, PERMANENT_TTL_SECONDS, "permanent")
-            return self._failed(record, "permanent", e, refs, replan=True)
-        except ProviderConfigurationError as e:
-            return self._failed(record, "configuration", e, (), replan=False)
-        except Transient as e:
-            return self._retry(record, now, "transient", e, e.retry_after_seconds)
-        except Exception as e:  # an unclassified provider fault: the call may have happened, so retry the same id
-            return self._retry(record, now, type(e).__name__, e, 0.0)
+        except Exception as e:
+            return self._refused(record, e, config, now)
         launched = record.launched(instance)
         if instance.offering != record.request.offerings[0].ref:
             launched = self._as_alternative(launched, instance)
@@ -289,6 +294,32 @@ class LaunchTracker:
             attempt=record.attempts + 1,
         )
         return launched
+
+    def _refused(
+        self, record: LaunchRecord, error: Exception, config: Config, now: datetime
+    ) -> LaunchRecord | LaunchFailure:
+        """What a launch's error means, whether the call raised it or the cloud reported it later (a FAILED
+        instance): mark the offerings it names unavailable for its TTL (or the first one asked for, the one the
+        cloud surely tried) and free the pods for another plan; retry the same id for a transient fault."""
+        if isinstance(error, InsufficientCapacity):
+            self._metrics.insufficient_capacity.labels(record.capacity_type).inc()
+            refs = error.offerings or (record.offering,)
+            self._unavailable.mark(refs, now, config.ice_ttl_seconds, "insufficient-capacity")
+            return self._failed(record, "insufficient-capacity", error, refs, replan=True)
+        if isinstance(error, QuotaExceeded):
+            refs = error.offerings or (record.offering,)
+            self._unavailable.mark(refs, now, config.quota_ttl_seconds, "quota")
+            return self._failed(record, "quota", error, refs, replan=True)
+        if isinstance(error, Permanent):
+            refs = error.offerings or (record.offering,)
+            self._unavailable.mark(refs, now, PERMANENT_TTL_SECONDS, "permanent")
+            return self._failed(record, "permanent", error, refs, replan=True)
+        if isinstance(error, ProviderConfigurationError):
+            return self._failed(record, "configuration", error, (), replan=False)
+        if isinstance(error, Transient):
+            return self._retry(record, now, "transient", error, error.retry_after_seconds)
+        # An unclassified provider fault: the call may have happened, so retry the same id.
+        return self._retry(record, now, type(error).__name__, error, 0.0)
 
     def _as_alternative(self, record: LaunchRecord, instance: Instance) -> LaunchRecord:
         """The provider took a fallback offering from the request: labels and price follow the real one."""
@@ -341,9 +372,10 @@ class LaunchTracker:
 
     # --- following launches to their nodes ------------------------------------------------------------------
 
-    def track(self, nodes: Sequence[Node], config: Config, now: datetime) -> TrackResult:
-        """Retry due transient failures, match Nodes to launches, finish initialised ones, time out the rest."""
-        failures: list[LaunchFailure] = []
+    def track(self, nodes: Sequence[Node], instances: Sequence[Instance], config: Config, now: datetime) -> TrackResult:
+        """Follow what the provider now says of each launch (named, or failed), retry due transient failures,
+        match Nodes to launches, finish initialised ones, time out the rest."""
+        failures: list[LaunchFailure] = list(self._follow_instances(instances, config, now))
         for record in list(self.records.values()):
             if record.phase is LaunchPhase.REQUESTED and record.retry_at is not None and record.retry_at <= now:
                 outcome = self.launch(record, config, now)
@@ -376,15 +408,48 @@ class LaunchTracker:
                 timed_out.append(record)
         return TrackResult(tuple(with_nodes), tuple(initialised), tuple(timed_out), tuple(failures))
 
+    def _follow_instances(self, instances: Sequence[Instance], config: Config, now: datetime) -> list[LaunchFailure]:
+        """Launches the cloud has since named get their instance; launches it gave up on fail as if the launch
+        call had raised, and the provider is told to clean up (a pool's target size comes back down)."""
+        by_launch = {i.launch_id: i for i in instances if i.launch_id}
+        failures = []
+        for record in list(self.records.values()):
+            reported = by_launch.get(record.launch_id)
+            if record.instance is None or reported is None or reported == record.instance:
+                continue
+            if reported.state is InstanceState.FAILED:
+                error = reported.failure or Permanent(f"launch {record.launch_id} failed in the cloud")
+                log.warning("launch.failed_in_cloud", launch_id=record.launch_id, error=str(error))
+                self._terminate_quietly(reported.instance_id)
+                outcome = self._refused(record, error, config, now)
+                if isinstance(outcome, LaunchFailure):
+                    failures.append(outcome)
+                else:  # transient: the cloud may try again itself; the record waits for it, in flight
+                    self.records[record.launch_id] = outcome.launched(reported)
+            elif reported.identified and not record.instance.identified:
+                log.info("launch.named", launch_id=record.launch_id, instance_id=reported.instance_id)
+                self.records[record.launch_id] = replace(record, instance=reported)
+        return failures
+
+    def _terminate_quietly(self, instance_id: str) -> None:
+        """Clean up after a failed launch; if that fails too, garbage collection terminates it later."""
+        try:
+            self._provider.terminate(instance_id)
+        except Exception as e:
+            log.warning("launch.cleanup_failed", instance_id=instance_id, error=f"{type(e).__name__}: {e}")
+
     def _match(self, nodes: Sequence[Node]) -> list[tuple[LaunchRecord, Node | None]]:
-        """Each launch with its Node (by launch-id label, else by provider id), newly matched ones registered."""
+        """Each launch with its Node (by launch-id label, else by provider id), newly matched ones registered. A
+        Node older than the launch is never adopted (a recycled provider id is not this launch's machine)."""
         by_launch = {n.labels[lbl.LAUNCH_ID]: n for n in nodes if lbl.LAUNCH_ID in n.labels}
         by_provider_id = {n.provider_id: n for n in nodes if n.provider_id}
         out: list[tuple[LaunchRecord, Node | None]] = []
         for record in list(self.records.values()):
             node = by_launch.get(record.launch_id)
-            if node is None and record.instance is not None:
+            if node is None and record.instance is not None and record.instance.identified:
                 node = by_provider_id.get(record.instance.provider_id)
+                if node is not None and node.created_at and node.created_at < record.started_at - NODE_CLOCK_SKEW:
+                    node = None
             if node is not None and record.phase is not LaunchPhase.REGISTERED:
                 log.info("launch.registered", launch_id=record.launch_id, node=node.name)
                 self.records[record.launch_id] = record.registered(node.name)

@@ -109,7 +109,7 @@ class Reconciler:
         current = from_cluster or self._local_config
         if current != self._config:
             source = "ConfigMap" if from_cluster is not None else "local"
-            log.info("config", source=source, config=current.model_dump(mode="json", by_alias=True))
+            log.info("config", source=source, config=current.document())
             self._config = current
         return current
 
@@ -164,7 +164,7 @@ class Reconciler:
     # --- launches -------------------------------------------------------------------------------------------
 
     def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
-        tracked = self._tracker.track(view.nodes, config, now)
+        tracked = self._tracker.track(view.nodes, tuple(view.instances.values()), config, now)
         self._consolidator.launches_ended(
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},

@@ -94,7 +94,7 @@ class ClusterView:
 
     def owned_nodes(self) -> tuple[Node, ...]:
         """Ours by the managed-by label, or backed by an instance the provider lists as ours (selection.py)."""
-        return owned_nodes(self.snapshot.nodes, {i.provider_id for i in self.instances.values()})
+        return owned_nodes(self.snapshot.nodes, {i.provider_id for i in self.instances.values() if i.identified})
 
     def pods_on(self, node_name: str) -> tuple[Pod, ...]:
         return self.pods_by_node.get(node_name, ())

@@ -18,11 +18,11 @@ from types import MappingProxyType
 from luna_autoscaler.config import Config
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import InstanceType, Offering
+from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.planner.overhead import node_allocatable, node_capacity
-from luna_autoscaler.planner.shapes import DEVICE_PLUGIN_CONFIG_LABEL, GpuMode, gpu_modes
 
 _KUBELET_LABELS = (
     lbl.INSTANCE_TYPE,
@@ -37,16 +37,16 @@ _KUBELET_LABELS = (
 )
 
 
-def device_plugin_mode(it: InstanceType, labels: Mapping[str, str], config: Config) -> GpuMode:
+def device_plugin_mode(it: InstanceType, labels: Mapping[str, str]) -> GpuMode:
     """How the device plugin exposes this node's accelerators, given the configuration its label selects."""
-    modes = gpu_modes(it, config)
-    wanted = labels.get(DEVICE_PLUGIN_CONFIG_LABEL)
-    return next((m for m in modes if m.config_name == wanted), modes[0])
+    acc = it.accelerator
+    if acc is None:
+        return GpuMode()
+    return GpuMode.recorded(acc.resource_name, acc.count, labels, fractional=acc.fractional)
 
 
-def gpu_resources(it: InstanceType, labels: Mapping[str, str], config: Config) -> Resources:
-    mode = device_plugin_mode(it, labels, config)
-    return Resources.of(extended={mode.resource: mode.devices} if mode.resource else None)
+def gpu_resources(it: InstanceType, labels: Mapping[str, str]) -> Resources:
+    return Resources.of(extended=dict(device_plugin_mode(it, labels).extended()) or None)
 
 
 def registered_node(
@@ -63,7 +63,7 @@ def registered_node(
     it = offering.instance_type
     well_known = offering.labels()
     labels = {k: well_known[k] for k in _KUBELET_LABELS} | {lbl.HOSTNAME: name} | dict(requested_labels)
-    gpus = gpu_resources(it, labels, config)
+    gpus = gpu_resources(it, labels)
     return Node(
         name=name,
         labels=MappingProxyType(labels),
@@ -78,4 +78,4 @@ def registered_node(
 
 def with_gpus(node: Node, it: InstanceType, config: Config) -> Resources:
     """The node's allocatable once the device plugin has reported its GPUs."""
-    return node_allocatable(it, config) + gpu_resources(it, node.labels, config)
+    return node_allocatable(it, config) + gpu_resources(it, node.labels)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from luna_autoscaler.errors import CatalogError, MissingExtra, ProviderConfigurationError
 from luna_autoscaler.ports import NodeProvider, ProviderContext
+from providers.aws.config import AwsConfig
 
 
 def create(ctx: ProviderContext) -> NodeProvider:
@@ -21,14 +22,15 @@ def create(ctx: ProviderContext) -> NodeProvider:
     from providers.aws.provider import AwsProvider
 
     config = ctx.config
+    aws = AwsConfig.of(config)
     try:
-        bundled = load_catalog("aws", config.aws.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate)
+        bundled = load_catalog("aws", aws.region, spot_price_ratio_estimate=config.spot_price_ratio_estimate)
     except CatalogError as e:
         raise ProviderConfigurationError(f"aws.region: {e}") from e
     return AwsProvider(
         config=config,
         cluster_name=ctx.cluster_name,
-        clients=AwsClients.for_region(boto3.session.Session(), config.aws.region),
+        clients=AwsClients.for_region(boto3.session.Session(), aws.region),
         clock=ctx.clock,
         bundled=bundled,
         metrics_registry=ctx.metrics_registry,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from luna_autoscaler.config import AwsConfig
 from luna_autoscaler.errors import ProviderConfigurationError
 from providers.aws.bootstrap import ClusterCoordinates
 from providers.aws.classify import error_code, from_botocore_error, from_client_error
 from providers.aws.clients import AwsClient
+from providers.aws.config import AwsConfig
 
 _OR_CONFIGURE = (
     "or set aws.clusterEndpoint, aws.clusterCA, aws.clusterVersion, aws.serviceCIDR and aws.securityGroups instead"

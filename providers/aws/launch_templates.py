@@ -32,7 +32,7 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class NodeConfiguration:
+class TemplateContent:
     cluster_name: str
     image_id: str
     user_data: str
@@ -83,7 +83,7 @@ class LaunchTemplates:
         self._ec2 = ec2
         self._known: set[str] = set()
 
-    def ensure(self, configuration: NodeConfiguration) -> str:
+    def ensure(self, configuration: TemplateContent) -> str:
         name = configuration.name
         if name in self._known:
             return name

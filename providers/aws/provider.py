@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from luna_autoscaler.config import Config
 from luna_autoscaler.errors import OfferingRef, Permanent, ProviderConfigurationError
 from luna_autoscaler.models import scheduling as lbl
-from luna_autoscaler.models.catalog import Catalog, Offering
+from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
     OWNER_VALUE,
     TAG_CLUSTER,
@@ -33,6 +33,7 @@ from luna_autoscaler.ports import (
     InstanceState,
     InterruptionNotice,
     LaunchRequest,
+    NodeConfiguration,
 )
 from pricing.aws.live_catalog import LiveAwsCatalog, PriceAge, PriceAgeCollector
 from providers.aws.bootstrap import user_data
@@ -45,6 +46,7 @@ from providers.aws.classify import (
 )
 from providers.aws.clients import AwsClients
 from providers.aws.cluster import EksCluster, describe_cluster
+from providers.aws.config import AwsConfig
 from providers.aws.fleet import (
     MAX_OVERRIDES,
     FleetChoice,
@@ -55,7 +57,7 @@ from providers.aws.fleet import (
 )
 from providers.aws.images import Images
 from providers.aws.interruptions import InterruptionQueue
-from providers.aws.launch_templates import LaunchTemplates, NodeConfiguration
+from providers.aws.launch_templates import LaunchTemplates, TemplateContent
 from providers.aws.offering_policy import launchable
 from providers.aws.subnets import Subnets
 
@@ -74,8 +76,35 @@ _LIVE_STATES = {
 }
 
 
+TAG_CONFIGURATION = "luna.elotl.co/node-configuration"
+TAG_VALUE_MAX = 256  # EC2's limit on a tag value
+
+
 def provider_id(zone: str, instance_id: str) -> str:
     return f"aws:///{zone}/{instance_id}"
+
+
+def configuration_tags(request: LaunchRequest) -> dict[str, str]:
+    """The launch's node configuration as instance tags (`<key>.0`, `<key>.1`... in 256-character pieces), less
+    what the instance's own offering implies, so that a restart reads back labels, taints and GPU mode."""
+    text = request.configuration().record(request.offerings[0].labels())
+    pieces = [text[i : i + TAG_VALUE_MAX] for i in range(0, len(text), TAG_VALUE_MAX)]
+    return {f"{TAG_CONFIGURATION}.{n}": piece for n, piece in enumerate(pieces)}
+
+
+def recorded_configuration(tags: Mapping[str, str], offering: Offering | None) -> NodeConfiguration | None:
+    pieces = []
+    while (piece := tags.get(f"{TAG_CONFIGURATION}.{len(pieces)}")) is not None:
+        pieces.append(piece)
+    if not pieces or offering is None:
+        return None
+    return NodeConfiguration.recorded(
+        "".join(pieces),
+        instance_type=offering.name,
+        capacity_type=offering.capacity_type,
+        zone=offering.zone,
+        derived_labels=offering.labels(),
+    )
 
 
 def _tag_map(raw: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
@@ -95,7 +124,7 @@ class AwsProvider:
         bundled: Catalog,
         metrics_registry: Any = None,
     ) -> None:
-        aws = config.aws
+        aws = AwsConfig.of(config)
         if aws.ami_family not in SUPPORTED_AMI_FAMILIES:
             raise ProviderConfigurationError(
                 f"aws.amiFamily {aws.ami_family!r} is not supported: use {', '.join(SUPPORTED_AMI_FAMILIES)} "
@@ -272,9 +301,9 @@ class AwsProvider:
             self._eks = describe_cluster(self._aws, self._eks_name, self._clients.eks)
         return self._eks
 
-    def _node_configuration(self, o: Offering, request: LaunchRequest, eks: EksCluster) -> NodeConfiguration:
+    def _node_configuration(self, o: Offering, request: LaunchRequest, eks: EksCluster) -> TemplateContent:
         labels = {**request.labels, **o.labels()}
-        return NodeConfiguration(
+        return TemplateContent(
             cluster_name=self._eks_name,
             image_id=self._images.image_for(eks.coordinates.version, o.instance_type),
             user_data=user_data(eks.coordinates, labels, request.taints),
@@ -295,6 +324,7 @@ class AwsProvider:
         return {
             **custom,
             **request.ownership_tags,
+            **configuration_tags(request),
             TAG_NODE_POOL: request.tags.get(TAG_NODE_POOL) or request.labels.get(lbl.BIN_KIND) or "default",
             **self._cluster_tag(),
             "Name": f"luna-{request.cluster_name}-{request.launch_id}"[:255],
@@ -322,13 +352,13 @@ class AwsProvider:
     def _instance(self, raw: Mapping[str, Any]) -> Instance:
         tags = _tag_map(raw.get("Tags"))
         zone = str(raw.get("Placement", {}).get("AvailabilityZone", ""))
-        capacity_type = "spot" if raw.get("InstanceLifecycle") == "spot" else "on-demand"
+        capacity_type = CapacityType.SPOT if raw.get("InstanceLifecycle") == "spot" else CapacityType.ON_DEMAND
         launched_at = raw.get("LaunchTime")
         if not isinstance(launched_at, datetime):
             launched_at = self._clock()
         elif launched_at.tzinfo is None:
             launched_at = launched_at.replace(tzinfo=UTC)
-        offering = self._priced(OfferingRef(str(raw["InstanceType"]), zone, capacity_type))
+        offering = self._priced(OfferingRef(str(raw["InstanceType"]), zone, capacity_type.value))
         return Instance(
             instance_id=str(raw["InstanceId"]),
             provider_id=provider_id(zone, str(raw["InstanceId"])),
@@ -340,6 +370,7 @@ class AwsProvider:
             created_at=launched_at,
             price_usd_per_hour=offering.price_usd_per_hour if offering else 0.0,
             tags=MappingProxyType(tags),
+            configuration=recorded_configuration(tags, offering),
         )
 
     def _priced(self, ref: OfferingRef) -> Offering | None:

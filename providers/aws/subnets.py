@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 
-from luna_autoscaler.config import AwsConfig
 from luna_autoscaler.errors import ProviderConfigurationError
 from luna_autoscaler.ports import Clock
 from providers.aws.classify import classified
 from providers.aws.clients import AwsClient
+from providers.aws.config import AwsConfig
 
 DISCOVERY_TTL_SECONDS = 300.0
 

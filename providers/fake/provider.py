@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 
 from luna_autoscaler.errors import InsufficientCapacity, OfferingRef, Permanent, ProviderError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
+    PROVISIONAL_PREFIX,
     TAG_CLUSTER,
     Clock,
     Instance,
@@ -28,6 +31,7 @@ from luna_autoscaler.ports import (
     InterruptionNotice,
     LaunchRequest,
 )
+from providers.fake.state import CloudState, StateFile
 
 PROVIDER_ID_PREFIX = "fake://"
 # How long a spot instance lives after its interruption notice when no deadline is given (AWS: two minutes).
@@ -43,7 +47,12 @@ class ProviderCall:
 
 
 class FakeProvider:
-    """A NodeProvider over a Catalog, entirely in memory. Thread-safe."""
+    """A NodeProvider over a Catalog, in memory or (with `state_file`) shared between processes. Thread-safe.
+
+    `pool_shaped` makes it behave like a pool cloud (GKE, AKS, OKE node pools): `launch` only submits, the
+    instance is provisional (no provider id) until `naming_delay_seconds` have passed, and a launch queued with
+    `fail_in_cloud` is accepted and then listed FAILED, as a stockout found in a resize operation is.
+    """
 
     def __init__(
         self,
@@ -53,22 +62,57 @@ class FakeProvider:
         cluster_name: str = "test",
         join_delay_seconds: float = 60.0,
         features: Mapping[str, str] | None = None,
+        state_file: Path | None = None,
+        pool_shaped: bool = False,
+        naming_delay_seconds: float = 30.0,
     ) -> None:
         self._catalog = catalog
         self._offerings: dict[OfferingRef, Offering] = {o.ref: o for o in catalog}
         self._clock = clock
         self.cluster_name = cluster_name
         self.join_delay = timedelta(seconds=join_delay_seconds)
+        self.pool_shaped = pool_shaped
+        self.naming_delay = timedelta(seconds=naming_delay_seconds)
         self._features: Mapping[str, str] = MappingProxyType(dict(features or {}))
         self.calls: list[ProviderCall] = []
-        self._instances: dict[str, Instance] = {}
-        self._by_launch_id: dict[str, str] = {}
+        self._memory = CloudState()
+        self._file = StateFile(state_file) if state_file is not None else None
         self._joined: set[str] = set()
         self._failures: deque[ProviderError] = deque()
+        self._cloud_failures: deque[ProviderError] = deque()
         self._exhausted: set[OfferingRef] = set()
         self._notices: list[InterruptionNotice] = []
-        self._serial = 0
         self._lock = threading.RLock()
+
+    @contextmanager
+    def _cloud(self) -> Iterator[CloudState]:
+        """The cloud's state for one call, with submitted launches that are due named (or failed) first."""
+        with self._lock:
+            if self._file is None:
+                self._name_due(self._memory)
+                yield self._memory
+                return
+            with self._file.locked() as state:
+                self._name_due(state)
+                yield state
+
+    def _name_due(self, state: CloudState) -> None:
+        now = self._clock()
+        for handle, instance in list(state.instances.items()):
+            if instance.identified or instance.state in (InstanceState.FAILED, InstanceState.TERMINATED):
+                continue
+            if instance.created_at + self.naming_delay > now:
+                continue
+            if instance.failure is not None:
+                state.instances[handle] = replace(instance, state=InstanceState.FAILED)
+                continue
+            state.serial += 1
+            instance_id = f"fake-{state.serial:06d}"
+            del state.instances[handle]
+            state.instances[instance_id] = replace(
+                instance, instance_id=instance_id, provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}"
+            )
+            state.by_launch_id[instance.launch_id] = instance_id
 
     # --- the port ---------------------------------------------------------------------------------------
 
@@ -88,11 +132,11 @@ class FakeProvider:
     def launch(self, request: LaunchRequest) -> Instance:
         """Take the first offering (like a provider without multi-offering fleets); idempotent on launch_id,
         which wins over queued failures as a cloud's client token does."""
-        with self._lock:
+        with self._cloud() as state:
             self.calls.append(ProviderCall("launch", (request,)))
-            known = self._by_launch_id.get(request.launch_id)
-            if known is not None:
-                return self._instances[known]
+            known = state.by_launch_id.get(request.launch_id)
+            if known is not None and known in state.instances:
+                return state.instances[known]
             if self._failures:
                 raise self._failures.popleft()
             if not request.offerings:
@@ -107,33 +151,42 @@ class FakeProvider:
                     [offering.ref],
                     spot_unavailable=offering.capacity_type == CapacityType.SPOT,
                 )
-            self._serial += 1
-            instance_id = f"fake-{self._serial:06d}"
-            instance = Instance.launched(
-                request,
-                offering,
-                instance_id=instance_id,
-                provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}",
-                created_at=self._clock(),
-                tags={**request.tags, **request.ownership_tags},
-            )
-            self._instances[instance_id] = instance
-            self._by_launch_id[request.launch_id] = instance_id
+            if self.pool_shaped:
+                instance = Instance.submitted(request, offering, created_at=self._clock())
+                if self._cloud_failures:
+                    instance = replace(instance, failure=self._cloud_failures.popleft())
+            else:
+                state.serial += 1
+                instance_id = f"fake-{state.serial:06d}"
+                instance = Instance.launched(
+                    request,
+                    offering,
+                    instance_id=instance_id,
+                    provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}",
+                    created_at=self._clock(),
+                    tags={**request.tags, **request.ownership_tags},
+                )
+            state.instances[instance.instance_id] = instance
+            state.by_launch_id[request.launch_id] = instance.instance_id
             return instance
 
     def terminate(self, instance_id: str) -> None:
-        with self._lock:
+        """Terminate a machine, or cancel a submitted launch by its provisional handle (a pool's target size
+        comes down either way: the machine is simply gone from the list)."""
+        with self._cloud() as state:
             self.calls.append(ProviderCall("terminate", (instance_id,)))
-            instance = self._instances.get(instance_id)
+            if instance_id.startswith(PROVISIONAL_PREFIX):
+                instance_id = state.by_launch_id.get(instance_id.removeprefix(PROVISIONAL_PREFIX), instance_id)
+            instance = state.instances.get(instance_id)
             if instance is not None:
-                self._instances[instance_id] = replace(instance, state=InstanceState.TERMINATED)
+                state.instances[instance_id] = replace(instance, state=InstanceState.TERMINATED)
 
     def list_instances(self) -> Sequence[Instance]:
-        with self._lock:
+        with self._cloud() as state:
             self.calls.append(ProviderCall("list_instances"))
             return tuple(
                 i
-                for i in self._instances.values()
+                for i in state.instances.values()
                 if i.state != InstanceState.TERMINATED and i.tags.get(TAG_CLUSTER) == self.cluster_name
             )
 
@@ -156,6 +209,12 @@ class FakeProvider:
         with self._lock:
             self._failures.append(error)
 
+    def fail_in_cloud(self, error: ProviderError) -> None:
+        """Queue an error the cloud finds only after accepting a launch (pool-shaped only): the next submitted
+        launch is listed FAILED with it once its naming delay has passed."""
+        with self._lock:
+            self._cloud_failures.append(error)
+
     def exhaust(self, ref: OfferingRef) -> None:
         """From now on, launches whose first offering is `ref` fail with InsufficientCapacity naming it."""
         with self._lock:
@@ -173,8 +232,8 @@ class FakeProvider:
         deadline: datetime | None = None,
     ) -> InterruptionNotice:
         """Queue an interruption notice for a live instance (spot notices default to a two-minute deadline)."""
-        with self._lock:
-            instance = self._instances.get(instance_id)
+        with self._cloud() as state:
+            instance = state.instances.get(instance_id)
             if instance is None or instance.state == InstanceState.TERMINATED:
                 raise LookupError(f"no live fake instance {instance_id!r} to interrupt")
             now = self._clock()
@@ -187,14 +246,14 @@ class FakeProvider:
     def due_to_join(self, now: datetime) -> list[Instance]:
         """Live instances whose join delay has passed by `now` and were not returned before, now RUNNING,
         oldest first: the simulated cluster registers a Node for each."""
-        with self._lock:
+        with self._cloud() as state:
             due = []
-            for instance_id, instance in self._instances.items():
-                if instance_id in self._joined or instance.state == InstanceState.TERMINATED:
+            for instance_id, instance in state.instances.items():
+                if instance_id in self._joined or instance.state != InstanceState.PENDING or not instance.identified:
                     continue
                 if instance.created_at + self.join_delay <= now:
                     running = replace(instance, state=InstanceState.RUNNING)
-                    self._instances[instance_id] = running
+                    state.instances[instance_id] = running
                     self._joined.add(instance_id)
                     due.append(running)
             return sorted(due, key=lambda i: (i.created_at, i.instance_id))

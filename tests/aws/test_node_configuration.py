@@ -13,7 +13,7 @@ from luna_autoscaler.models.scheduling import Taint
 from pricing.catalog import load_catalog
 from providers.aws.bootstrap import ClusterCoordinates, kubelet_labels, user_data
 from providers.aws.fleet import FleetChoice, client_token, fleet_error, read_fleet_response
-from providers.aws.launch_templates import NodeConfiguration
+from providers.aws.launch_templates import TemplateContent
 
 CLUSTER = ClusterCoordinates(
     name="prod-gpu",
@@ -88,7 +88,7 @@ def test_invalid_labels_and_taints_are_configuration_errors(labels: dict[str, st
         user_data(CLUSTER, labels, taints)
 
 
-def configuration(**changes: object) -> NodeConfiguration:
+def configuration(**changes: object) -> TemplateContent:
     values: dict[str, object] = {
         "cluster_name": "prod-gpu",
         "image_id": "ami-0abcdef1234567890",
@@ -99,7 +99,7 @@ def configuration(**changes: object) -> NodeConfiguration:
         "root_volume_type": "gp3",
     }
     values.update(changes)
-    return NodeConfiguration(**values)  # type: ignore[arg-type]
+    return TemplateContent(**values)  # type: ignore[arg-type]
 
 
 def test_a_launch_template_is_named_by_its_content() -> None:

@@ -4,8 +4,8 @@ and multi-GPU pods never land on a share; fractional GPU types only take pods th
 from __future__ import annotations
 
 from luna_autoscaler.models.catalog import Accelerator, CapacityType, InstanceType, Offering
+from luna_autoscaler.models.gpu_mode import DEVICE_PLUGIN_CONFIG_LABEL
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED
-from luna_autoscaler.planner.shapes import DEVICE_PLUGIN_CONFIG_LABEL
 from tests.planner.conftest import (
     PROVENANCE,
     TYPES,

@@ -1,7 +1,7 @@
 """The provider contract suite (test_contract.py) runs once for every harness named in HARNESSES.
 
 Adding a provider to the suite is one line: write tests/providers/harness_<name>.py (see harness.py for what it
-must expose) and append "<name>" below, e.g. `HARNESSES = ["fake", "aws"]`.
+must expose) and append "<name>" below, e.g. `HARNESSES = ["fake", "pool_fake", "aws"]`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from tests.providers.harness import Harness
 
-HARNESSES = ["fake", "aws"]
+HARNESSES = ["fake", "pool_fake", "aws"]
 
 CLUSTER = "contract-suite"
 

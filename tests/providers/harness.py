@@ -12,6 +12,7 @@ server on 127.0.0.1 with the real SDK) and tears it down afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,8 +26,24 @@ class FaultInjector(Protocol):
         ...
 
 
+class LateFaultInjector(Protocol):
+    def no_capacity_after_submit(self, offering: Offering) -> None:
+        """The next launch of this offering is accepted, then found out of capacity (a pool resize that fails)."""
+        ...
+
+
+def _nothing_to_settle() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Harness:
     provider: NodeProvider
     faults: FaultInjector
     unknown_instance_id: str  # well-formed for this cloud, but no such instance exists
+    # Let the cloud finish what was submitted (operations complete, machines get names): time passes, pollers run.
+    settle: Callable[[], None] = _nothing_to_settle
+    # A second provider over the same cloud, as a restarted process or a new leader builds it.
+    reopen: Callable[[], NodeProvider] | None = None
+    # Clouds that accept a launch before they know it will fail (pool clouds) inject such refusals here.
+    late_faults: LateFaultInjector | None = None

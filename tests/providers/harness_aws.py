@@ -44,11 +44,14 @@ def open_harness(cluster_name: str) -> Iterator[Harness]:
     world = _shared_world()
     ec2 = Stockouts(world.client("ec2"), {subnet: zone for zone, subnet in world.subnets.items()})
     config = world.config()
-    provider = AwsProvider(
-        config=config,
-        cluster_name=cluster_name,
-        clients=world.clients(ec2=ec2),
-        clock=FakeClock(),
-        bundled=load_catalog("aws", REGION, spot_price_ratio_estimate=config.spot_price_ratio_estimate),
-    )
-    yield Harness(provider=provider, faults=AwsFaults(ec2), unknown_instance_id="i-0123456789abcdef0")
+
+    def build() -> AwsProvider:
+        return AwsProvider(
+            config=config,
+            cluster_name=cluster_name,
+            clients=world.clients(ec2=ec2),
+            clock=FakeClock(),
+            bundled=load_catalog("aws", REGION, spot_price_ratio_estimate=config.spot_price_ratio_estimate),
+        )
+
+    yield Harness(provider=build(), faults=AwsFaults(ec2), unknown_instance_id="i-0123456789abcdef0", reopen=build)

@@ -12,8 +12,10 @@ from datetime import date
 
 import pytest
 
-from luna_autoscaler.errors import InsufficientCapacity
+from luna_autoscaler.errors import InsufficientCapacity, ProviderError
+from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import Arch, CapacityType, Catalog, Offering
+from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.ports import (
     OWNER_VALUE,
     TAG_CLUSTER,
@@ -48,14 +50,22 @@ def cheap_offerings(catalog: Catalog, count: int = 3) -> tuple[Offering, ...]:
     return tuple(chosen.values())
 
 
+DEDICATED = Taint("dedicated", "contract", "NoSchedule")
+
+
 def request(launch_id: str, offerings: Sequence[Offering]) -> LaunchRequest:
     return LaunchRequest(
         launch_id=launch_id,
         cluster_name=CLUSTER,
         offerings=tuple(offerings),
-        labels={"team": "contract"},
+        labels={**offerings[0].labels(), "team": "contract", lbl.LAUNCH_ID: launch_id},
+        taints=(DEDICATED,),
         tags={TAG_NODE_POOL: "contract"},
     )
+
+
+def listed(provider: NodeProvider, launch_id: str) -> list[Instance]:
+    return [i for i in provider.list_instances() if i.launch_id == launch_id]
 
 
 def launched(harness: Harness, launch_id: str, count: int = 3) -> tuple[Instance, tuple[Offering, ...]]:
@@ -101,8 +111,11 @@ def test_list_instances_shows_launched_instances_and_only_this_clusters(harness:
 
 
 def test_instance_id_of_round_trips_provider_ids_and_ignores_other_clouds(harness: Harness) -> None:
-    instance, _ = launched(harness, "contract-provider-id")
+    launched(harness, "contract-provider-id")
+    harness.settle()
+    (instance,) = listed(harness.provider, "contract-provider-id")
 
+    assert instance.identified
     assert harness.provider.instance_id_of(instance.provider_id) == instance.instance_id
     assert harness.provider.instance_id_of(FOREIGN_PROVIDER_ID) is None
 
@@ -158,3 +171,69 @@ def test_features_map_feature_names_to_reasons(harness: Harness) -> None:
 
     assert isinstance(features, Mapping)
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in features.items())
+
+
+# --- pool-shaped launches: what every cloud must report, whether it names machines at once or later -----------
+
+
+def test_every_launch_is_listed_with_its_launch_id_and_node_configuration_before_it_settles(harness: Harness) -> None:
+    instance, offerings = launched(harness, "contract-configuration")
+
+    (entry,) = listed(harness.provider, "contract-configuration")
+    chosen = next(o for o in offerings if o.ref == entry.offering)
+    assert entry.configuration == request("contract-configuration", offerings).configuration(chosen)
+    assert entry.configuration is not None
+    assert entry.configuration.labels["team"] == "contract"
+    assert lbl.LAUNCH_ID not in entry.configuration.labels  # per-launch labels are no pool's labels
+    assert DEDICATED in entry.configuration.taints  # registered with the node, never added later
+    assert instance.identified or instance.instance_id == Instance.provisional_id("contract-configuration")
+
+
+def test_a_launch_is_named_once_the_cloud_settles_and_replays_return_the_named_instance(harness: Harness) -> None:
+    _, offerings = launched(harness, "contract-named")
+    harness.settle()
+
+    (entry,) = listed(harness.provider, "contract-named")
+    assert entry.identified and entry.state in (InstanceState.PENDING, InstanceState.RUNNING)
+    assert harness.provider.instance_id_of(entry.provider_id) == entry.instance_id
+    again = harness.provider.launch(request("contract-named", offerings))
+    assert again.instance_id == entry.instance_id
+    assert [i.instance_id for i in listed(harness.provider, "contract-named")] == [entry.instance_id]
+
+
+def test_terminating_the_handle_launch_returned_ends_the_launch_named_or_not(harness: Harness) -> None:
+    instance, _ = launched(harness, "contract-cancelled")
+
+    harness.provider.terminate(instance.instance_id)
+    harness.settle()
+
+    assert listed(harness.provider, "contract-cancelled") == []
+
+
+def test_a_new_provider_over_the_same_cloud_sees_every_launch_with_its_configuration(harness: Harness) -> None:
+    if harness.reopen is None:
+        pytest.skip("this harness cannot build a second provider over the same cloud")
+    launched(harness, "contract-restart")
+    (before,) = listed(harness.provider, "contract-restart")
+
+    (after,) = listed(harness.reopen(), "contract-restart")
+
+    assert after.configuration == before.configuration
+    assert after.offering == before.offering
+
+
+def test_a_refusal_found_after_submission_is_listed_failed_with_a_classified_error(harness: Harness) -> None:
+    if harness.late_faults is None:
+        pytest.skip("this cloud refuses launches only in the launch call")
+    (offering,) = cheap_offerings(harness.provider.catalog(), 1)
+    harness.late_faults.no_capacity_after_submit(offering)
+
+    harness.provider.launch(request("contract-late-ice", [offering]))
+    harness.settle()
+
+    (entry,) = listed(harness.provider, "contract-late-ice")
+    assert entry.state is InstanceState.FAILED
+    assert isinstance(entry.failure, InsufficientCapacity) and offering.ref in entry.failure.offerings
+    assert isinstance(entry.failure, ProviderError)
+    harness.provider.terminate(entry.instance_id)
+    assert listed(harness.provider, "contract-late-ice") == []

@@ -171,7 +171,7 @@ def test_provider_ids_of_other_clouds_are_not_ours(fake: FakeProvider) -> None:
 
 
 def test_the_entry_point_prices_from_the_configured_aws_region_with_spot_estimates(clock: ManualClock) -> None:
-    config = config_from_mapping({"aws": {"region": "us-west-2"}, "spotPriceRatioEstimate": 0.5})
+    config = config_from_mapping({"fake": {"region": "us-west-2"}, "spotPriceRatioEstimate": 0.5})
 
     provider = create(ProviderContext(config=config, cluster_name="c1", clock=clock))
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from luna_autoscaler.ports import ProviderContext
+from pricing.catalog import load_catalog
 from providers.fake import FakeProvider
+from providers.fake.config import FakeConfig
 from tests.simulation.conftest import SMALL_CATALOG
 
 
 def selling_the_given_catalog(ctx: ProviderContext) -> FakeProvider:
-    return FakeProvider(ctx.catalog or SMALL_CATALOG, ctx.clock, cluster_name=ctx.cluster_name)
+    """Sells the catalog its config section names, as the real fake does (but without its own defaults)."""
+    section = FakeConfig.of(ctx.config)
+    return FakeProvider(load_catalog(section.cloud, section.region), ctx.clock, cluster_name=ctx.cluster_name)
 
 
 def selling_its_own_catalog(ctx: ProviderContext) -> FakeProvider:

@@ -5,6 +5,7 @@ import pytest
 from luna_autoscaler.config import Config, config_from_configmap_data, config_from_yaml, duration_seconds
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.models.catalog import CapacityType
+from providers.aws.config import AwsConfig
 
 
 def test_defaults_are_documented_values() -> None:
@@ -41,7 +42,7 @@ def test_configmap_data_values_are_yaml_and_keys_may_be_dotted() -> None:
     assert [t.replicas for t in c.gpu_time_slicing] == [4, 2]
     assert c.gpu_time_slicing[1].rename_by_default
     assert c.max_hourly_cost_usd == 120.5
-    assert c.aws.max_spot_interrupt_bucket == 1
+    assert AwsConfig.of(c).max_spot_interrupt_bucket == 1
 
 
 @pytest.mark.parametrize(

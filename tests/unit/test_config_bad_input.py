@@ -6,33 +6,42 @@ it should not (`inf` durations and costs, negative memory, Arabic-Indic digits r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from luna_autoscaler.config import Config, config_from_configmap_data, config_from_mapping, duration_seconds
+from luna_autoscaler.config import (
+    Config,
+    config_from_configmap_data,
+    config_from_mapping,
+    config_keys,
+    duration_seconds,
+    provider_sections,
+)
 from luna_autoscaler.errors import ConfigError
 
 
-def _keys(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
-    """Every leaf key of the schema as users write it (dotted aliases), with its field."""
-    for name, info in model.model_fields.items():
-        key = prefix + (info.alias or name)
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _keys(annotation, key + ".")
-        else:
-            yield key, info
+def _field(key: str) -> FieldInfo:
+    """The schema field a dotted key names (provider sections included)."""
+    head, _, rest = key.partition(".")
+    sections = provider_sections()
+    model: type[BaseModel] = sections[head] if rest and head in sections else Config
+    parts = key.split(".")[1:] if model is not Config else key.split(".")
+    info = None
+    for part in parts:
+        info = next(f for n, f in model.model_fields.items() if part in (f.alias, n))
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            model = info.annotation
+    assert info is not None
+    return info
 
 
 def _is_duration(info: FieldInfo) -> bool:
     return any(getattr(m, "func", None) is duration_seconds for m in info.metadata)
 
 
-ALL_KEYS = sorted(key for key, _ in _keys(Config))
-DURATION_KEYS = sorted(key for key, info in _keys(Config) if _is_duration(info))
+ALL_KEYS = sorted(config_keys())
+DURATION_KEYS = sorted(key for key in ALL_KEYS if _is_duration(_field(key)))
 
 
 def test_every_duration_key_is_found() -> None:
