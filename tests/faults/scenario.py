@@ -8,8 +8,9 @@ interruptions, and the reconciler thrown away and rebuilt (a daemon restart). Th
 is given time to settle. Invariants are checked after every cycle and at the end:
 
 - limits: never more live instances than `maxNodes`;
-- no double launch: nothing is launched while every pending pod is already carried by a live, uninterrupted
-  launch that has not registered yet (a pod may move to a new launch when new pods re-pack the in-flight ones);
+- no double launch: nothing is launched while every pod that needs capacity (unbound, or on a node being
+  reclaimed) is already carried by a live, uninterrupted launch that has not registered yet (a pod may move to
+  a new launch when new pods re-pack the in-flight ones);
 - every cycle failure is one of the product's classified errors (a bare KeyError under faults is a bug);
 - no eviction of a do-not-evict pod (except from a node whose spot instance is being reclaimed: it goes anyway),
   none that a PodDisruptionBudget refused, no pod deleted behind the Eviction API's back;
@@ -187,10 +188,11 @@ class Scenario:
     def _cycle(self, *, advance_seconds: float, settle: bool) -> None:
         self.outcome.cycles += 1
         self.world.clock.advance(advance_seconds)
-        pending = {
+        reclaimed = self._reclaimed_nodes()
+        pending = {  # what needs capacity: unbound pods, and those on nodes whose spot instance is reclaimed
             f"{p['metadata']['namespace']}/{p['metadata']['name']}"
             for p in self.server.list("Pod")
-            if not p["spec"].get("nodeName")
+            if p["spec"].get("nodeName") in (None, *reclaimed)
         }
         try:
             if settle:
@@ -239,7 +241,7 @@ class Scenario:
                 self._violation(f"instance {instance_id} has no Node and survived garbage collection")
 
     def _check_evictions(self) -> None:
-        reclaimed = {f"ip-{instance_id}" for instance_id in self.cloud.interrupted}  # World.join's node names
+        reclaimed = self._reclaimed_nodes()
         for r in self.server.requests:
             if (
                 r.resource == "pods/eviction"
@@ -251,6 +253,9 @@ class Scenario:
                 self._violation(f"eviction of {r.name} beyond its PodDisruptionBudget")
             if r.resource == "pods" and r.method == "DELETE":
                 self._violation(f"pod {r.name} deleted, not evicted")
+
+    def _reclaimed_nodes(self) -> set[str]:
+        return {f"ip-{instance_id}" for instance_id in self.cloud.interrupted}  # World.join's node names
 
     def _violation(self, what: str) -> None:
         self.outcome.violations.append(f"seed {self.outcome.seed}: {what}")
