@@ -199,7 +199,7 @@ WORKLOAD_KINDS = st.sampled_from(
         JSON,
         st.fixed_dictionaries(
             {
-                "replicas": st.one_of(st.integers(-5, 5), JSON),
+                "replicas": st.one_of(st.integers(-5, 5), st.text(max_size=5), st.floats(), st.none()),
                 "template": st.one_of(JSON, st.fixed_dictionaries({"metadata": METADATA, "spec": SPEC})),
             }
         ),
