@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -161,6 +161,13 @@ class TimeSlicing(ConfigSection):
         return self
 
 
+class MigPartitioning(ConfigSection):
+    """Which GPUs the planner may partition with MIG for pods requesting `nvidia.com/mig-*` (docs/gpus.md)."""
+
+    gpu_skus: tuple[str, ...] = Field(alias="gpuSkus", min_length=1)
+    strategy: Literal["mixed", "single"] = "mixed"  # the GPU operator's MIG strategy in this cluster
+
+
 class ScaleDown(ConfigSection):
     enabled: bool = True
     node_unneeded_duration_seconds: Seconds = Field(default=300.0, alias="nodeUnneededDuration")
@@ -176,6 +183,13 @@ class Batching(ConfigSection):
 
     idle_seconds: Seconds = Field(default=1.0, alias="idleDuration")
     max_seconds: Seconds = Field(default=10.0, alias="maxDuration")
+
+
+class Gangs(ConfigSection):
+    """All-or-nothing launches of a gang's nodes (docs/gangs-and-queues.md)."""
+
+    enabled: bool = True
+    launch_deadline_seconds: Seconds = Field(default=300.0, gt=0, alias="launchDeadline")
 
 
 class Config(ConfigSection):
@@ -194,6 +208,7 @@ class Config(ConfigSection):
 
     scale_down: ScaleDown = Field(default_factory=ScaleDown, alias="scaleDown")
     batching: Batching = Field(default_factory=Batching)
+    gangs: Gangs = Field(default_factory=Gangs)
 
     spot_price_ratio_estimate: float = Field(default=0.35, gt=0, le=1, alias="spotPriceRatioEstimate")
     node_architecture: str = Field(default="amd64", alias="nodeArchitecture")
@@ -206,6 +221,7 @@ class Config(ConfigSection):
     max_hourly_cost_usd: float | None = Field(default=None, ge=0, alias="maxHourlyCost")
 
     gpu_time_slicing: tuple[TimeSlicing, ...] = Field(default=(), alias="gpuTimeSlicing")
+    mig_partitioning: MigPartitioning | None = Field(default=None, alias="migPartitioning")
     gpu_taint: str = Field(default="nvidia.com/gpu=present:NoSchedule", alias="gpuTaint")
     node_labels: dict[str, str] = Field(default_factory=dict, alias="nodeLabels")
     node_taints: tuple[str, ...] = Field(default=(), alias="nodeTaints")

@@ -86,7 +86,7 @@ class NodeConfiguration:
                 "zone": self.zone,
                 "labels": sorted(self.labels.items()),
                 "taints": sorted((t.key, t.value, t.effect) for t in self.taints),
-                "gpu_mode": [self.gpu_mode.resource, self.gpu_mode.devices, self.gpu_mode.config_name],
+                "gpu_mode": self.gpu_mode.as_record(),
             },
             separators=(",", ":"),
         )
@@ -97,12 +97,7 @@ class NodeConfiguration:
         after a restart; labels equal to `derived_labels` (what the offering itself implies, which the provider
         can recompute) are left out to stay within clouds' tag sizes."""
         labels = {k: v for k, v in sorted(self.labels.items()) if derived_labels.get(k) != v}
-        mode = self.gpu_mode
-        doc = {
-            "l": labels,
-            "t": [[t.key, t.value, t.effect] for t in self.taints],
-            "g": [mode.resource, mode.devices, mode.replicas, mode.config_name],
-        }
+        doc = {"l": labels, "t": [[t.key, t.value, t.effect] for t in self.taints], "g": self.gpu_mode.as_record()}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
     @staticmethod
@@ -114,8 +109,7 @@ class NodeConfiguration:
             doc = json.loads(text)
             labels = {**derived_labels, **{str(k): str(v) for k, v in doc["l"].items()}}
             taints = tuple(Taint(str(k), str(v), str(e)) for k, v, e in doc["t"])
-            resource, devices, replicas, config_name = doc["g"]
-            mode = GpuMode(resource, int(devices), int(replicas), config_name)
+            mode = GpuMode.from_record(doc["g"])
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return NodeConfiguration(instance_type, capacity_type, zone, MappingProxyType(labels), taints, mode)

@@ -19,10 +19,12 @@ from luna_autoscaler.config import Config, config_from_file
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.manifest import daemonset_from_manifest, node_from_manifest, pod_from_manifest
+from luna_autoscaler.models.mig import mig_parted_config
 from luna_autoscaler.models.pod import IGNORE, DaemonSet, Node, Pod
 from luna_autoscaler.models.quantity import format_cpu, format_memory
 from luna_autoscaler.models.resources import ZERO, Resources
-from luna_autoscaler.planner import plan
+from luna_autoscaler.models.workloads import POD_GROUP_API_VERSIONS, PodGroup, gangs, pod_group_from_manifest
+from luna_autoscaler.planner.gangs import GangSpec, plan_gangs
 from luna_autoscaler.planner.types import CapacityNode, Plan, PlanRequest, Unplaced
 from pricing.catalog import default_region, load_catalog
 
@@ -61,15 +63,19 @@ class Workload:
     ignored: tuple[Unplaced, ...]
     nodes: tuple[CapacityNode, ...]
     daemonsets: tuple[DaemonSet, ...]
+    gangs: tuple[GangSpec, ...] = ()  # pod groups among the pending pods, each planned whole
 
 
 def load_workload(pod_files: Sequence[str], node_files: Sequence[str]) -> Workload:
     pods: list[Pod] = []
     daemonsets: list[DaemonSet] = []
+    pod_groups: list[PodGroup] = []
     for path in pod_files:
         for doc in read_documents(path):
             if doc["kind"] == "DaemonSet":
                 daemonsets.append(daemonset_from_manifest(doc))
+            if doc["kind"] == "PodGroup" and doc.get("apiVersion") in POD_GROUP_API_VERSIONS:
+                pod_groups.append(pod_group_from_manifest(doc))
             for manifest in expand_pods(doc, path):
                 pods.append(pod_from_manifest(manifest))
     nodes = [node_from_manifest(doc) for path in node_files for doc in read_documents(path) if doc["kind"] == "Node"]
@@ -87,7 +93,9 @@ def load_workload(pod_files: Sequence[str], node_files: Sequence[str]) -> Worklo
             raise ManifestError(f"pod {p.key} is bound to node {p.node_name!r}, which no --nodes file defines")
     pending = tuple(p for p in pods if not p.node_name and not p.terminal and p.annotations.get(IGNORE) != "true")
     ignored = tuple(Unplaced(p.key, f"{IGNORE}=true") for p in pods if p.annotations.get(IGNORE) == "true")
-    return Workload(pending, ignored, tuple(_capacity(n, bound) for n in nodes), tuple(daemonsets))
+    found = gangs(pods, pending, pod_groups)
+    specs = tuple(GangSpec.of(g) for g in found)
+    return Workload(pending, ignored, tuple(_capacity(n, bound) for n in nodes), tuple(daemonsets), specs)
 
 
 def _capacity(node: Node, bound: Sequence[Pod]) -> CapacityNode:
@@ -108,7 +116,7 @@ def plan_on(catalog: Catalog, workload: Workload, config: Config) -> Plan:
     request = PlanRequest(
         pods=workload.pending, catalog=catalog, config=config, nodes=workload.nodes, daemonsets=workload.daemonsets
     )
-    return plan(request)
+    return plan_gangs(request, workload.gangs if config.gangs.enabled else ()).plan
 
 
 def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -> dict[str, Any]:
@@ -128,6 +136,8 @@ def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -
                 "price_usd_per_hour": n.price_usd_per_hour,
                 "price_estimated": n.offering.price_estimated,
                 "gpu_sku": n.offering.instance_type.gpu_sku,
+                "gpu_mode": n.gpu_mode.sharing.value,
+                "mig_config": n.gpu_mode.mig.name if n.gpu_mode.mig else None,
                 "bin": n.bin.value,
                 "allocatable": n.allocatable.as_quantities(),
                 "pods": list(n.pods),
@@ -140,6 +150,8 @@ def plan_document(catalog: Catalog, result: Plan, ignored: Sequence[Unplaced]) -
         ],
         "total_price_usd_per_hour": result.total_price_usd_per_hour,
         "catalog": {"source": catalog.provenance.source, "as_of": catalog.provenance.as_of.isoformat()},
+        # The MIG manager configuration of the custom layouts the plan uses (docs/gpus.md); empty when none.
+        "mig_parted_config": mig_parted_config(n.gpu_mode.mig for n in result.new_nodes if n.gpu_mode.mig),
     }
 
 

@@ -16,7 +16,7 @@ import functools
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -37,8 +37,10 @@ from luna_autoscaler.kube.events import EventRecorder
 from luna_autoscaler.kube.metrics import EVICTIONS
 from luna_autoscaler.kube.reflector import Reflector, WatchSettings
 from luna_autoscaler.kube.rest import CallPolicy, KubeApiError, Rest
+from luna_autoscaler.kube.workloads import WorkloadStores
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.models.workloads import Condition, ProvisioningRequest, Workloads
 from luna_autoscaler.ports import Clock, ClusterSnapshot, EvictionOutcome, ObjectRef
 
 log = structlog.get_logger("luna_autoscaler.kube")
@@ -98,8 +100,9 @@ class KubeCluster:
             self.settings.config_map_namespace,
             report=self._config_invalid,
         )
-        rest, cache = self.rest, self.cache
-        reflector = functools.partial(Reflector, rest=rest, settings=self.settings.watch, monotonic=monotonic)
+        rest, cache, watch = self.rest, self.cache, self.settings.watch
+        self.workload_stores = WorkloadStores(rest, cache, watch)
+        reflector = functools.partial(Reflector, rest=rest, settings=watch, monotonic=monotonic)
         self.reflectors = (
             reflector(
                 "pods",
@@ -121,6 +124,7 @@ class KubeCluster:
                 list_args=(self.settings.config_map_namespace,),
                 list_kwargs={"field_selector": f"metadata.name={self.settings.config_map_name}"},
             ),
+            *self.workload_stores.reflectors,
         )
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -283,3 +287,11 @@ class KubeCluster:
 
     def post_event(self, about: ObjectRef, reason: str, message: str, *, warning: bool = False) -> None:
         self.events.post(about, reason, message, warning=warning)
+
+    # -- gangs, queues, ProvisioningRequests (the WorkloadSource port) ----------------------------------------
+
+    def workloads(self) -> Workloads:
+        return self.workload_stores.workloads()
+
+    def set_conditions(self, request: ProvisioningRequest, conditions: Sequence[Condition]) -> None:
+        self.workload_stores.set_conditions(request, conditions)

@@ -30,6 +30,20 @@ API_CALLS: tuple[ApiCall, ...] = (
     # the configuration ConfigMap (config_source.py), in its own namespace
     ApiCall("", "configmaps", "list"),
     ApiCall("", "configmaps", "watch"),
+    # gang and queue CRDs (workloads.py): list + watch where installed; ProvisioningRequest answers
+    *(
+        ApiCall(group, resource, verb)
+        for group, resource in (
+            ("scheduling.run.ai", "podgroups"),
+            ("scheduling.x-k8s.io", "podgroups"),
+            ("scheduling.volcano.sh", "podgroups"),
+            ("scheduling.run.ai", "queues"),
+            ("autoscaling.x-k8s.io", "provisioningrequests"),
+            ("", "podtemplates"),
+        )
+        for verb in ("list", "watch")
+    ),
+    ApiCall("autoscaling.x-k8s.io", "provisioningrequests/status", "patch"),
     # node operations (cluster.py)
     ApiCall("", "nodes", "get"),
     ApiCall("", "nodes", "patch"),

@@ -128,6 +128,7 @@ class Rest:
         self.policy_v1 = k8s.PolicyV1Api(api_client)
         self.events_v1 = k8s.EventsV1Api(api_client)
         self.coordination = k8s.CoordinationV1Api(api_client)
+        self.custom = k8s.CustomObjectsApi(api_client)
         self.policy = policy
         self._sleep = sleep
 

@@ -45,6 +45,12 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.node_operation_failures = Counter(
+            "luna_node_operation_failures",
+            "Node operations the API or the cloud refused (retried next cycle or left to garbage collection)",
+            ["operation"],
+            registry=r,
+        )
         self.insufficient_capacity = Counter(
             "luna_insufficient_capacity_errors",
             "Insufficient-capacity (ICE / spot unavailable) answers, by capacity type",

@@ -20,8 +20,9 @@ from enum import IntEnum
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.mig import all_profile_names
 from luna_autoscaler.models.pod import DaemonSet
-from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, ZERO, Resources
+from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, NVIDIA_MIG_PREFIX, ZERO, Resources
 from luna_autoscaler.models.scheduling import Toleration, tolerates_all
 from luna_autoscaler.models.type_pattern import type_pattern
 from luna_autoscaler.planner.classes import PodClass, Signature
@@ -95,7 +96,7 @@ class Compatibility:
 
     def labels(self, offering_index: int, kind: NodeKind, bin_kind: BinKind) -> Mapping[str, str]:
         """Every label the node will carry: the offering's, configured nodeLabels, and the planner's own."""
-        config_name = kind.mode.config_name
+        config_name = kind.mode.key
         key = (offering_index, config_name, bin_kind)
         labels = self._labels.get(key)
         if labels is None:
@@ -147,6 +148,8 @@ class Compatibility:
                 continue
             if name == NVIDIA_GPU and acc is not None and acc.fractional:
                 return Rejection(Stage.RESOURCE, "fractional GPU, only for nvidia.com/gpu.shared")
+            if name.startswith(NVIDIA_MIG_PREFIX):
+                return self._mig_rejection(name)
             if name == NVIDIA_GPU_SHARED and acc is not None and acc.resource_name == NVIDIA_GPU:
                 return Rejection(
                     Stage.RESOURCE, "no nvidia.com/gpu.shared (no gpuTimeSlicing entry with renameByDefault)"
@@ -173,6 +176,14 @@ class Compatibility:
         if taint is not None:
             return Rejection(Stage.TAINT, f"taint {taint} not tolerated")
         return None
+
+    def _mig_rejection(self, name: str) -> Rejection:
+        profile = name.removeprefix(NVIDIA_MIG_PREFIX)
+        if profile not in all_profile_names():
+            return Rejection(Stage.RESOURCE, f"{name} is no MIG profile of any GPU")
+        if self.config.mig_partitioning is None:
+            return Rejection(Stage.RESOURCE, f"no {name} (migPartitioning is not set)")
+        return Rejection(Stage.RESOURCE, f"no {name}")
 
     def _pack_bounds(self, kind: NodeKind) -> Rejection | None:
         it, config = kind.instance_type, self.config
@@ -201,7 +212,7 @@ class Compatibility:
         return Rejection(Stage.FIT, "insufficient " + ", ".join(short))
 
     def offering_rejection(self, sig: Signature, offering_index: int, kind: NodeKind) -> Rejection | None:
-        key = (sig.index, offering_index, kind.mode.config_name)
+        key = (sig.index, offering_index, kind.mode.key)
         if key not in self._offering_rejections:
             self._offering_rejections[key] = self._offering_rejection(sig, offering_index, kind)
         return self._offering_rejections[key]

@@ -94,7 +94,7 @@ class Problem:
                 offering.instance_type.name,
                 offering.zone,
                 offering.capacity_type.value,
-                kind.mode.config_name or "",
+                kind.mode.key or "",  # MIG: `mig:all-...` (a default layout) sorts before `mig:luna-mig-...`
             )
             shape = self._shapes[key] = Shape(
                 kind, offering_index, offering, bin_kind, self.vector(allocatable), sort_key

@@ -29,12 +29,17 @@ from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.gpu_sku import requested_skus
+from luna_autoscaler.models.mig import layouts, mig_model
 from luna_autoscaler.models.resources import NVIDIA_GPU, Resources
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.models.type_pattern import type_pattern
 from luna_autoscaler.planner.overhead import node_allocatable
 
 # AWS spot advisor interruption bands → aws.maxSpotInterruptBucket values.
+MIG_SINGLE_TAINT = Taint("nvidia.com/mig", "single", "NoSchedule")
+"""Nodes partitioned under the single MIG strategy expose slices as `nvidia.com/gpu`; pods that tolerate this
+taint ask for a slice, the others (whole-GPU pods) never get one."""
+
 INTERRUPT_BUCKETS: Mapping[str, int] = MappingProxyType({"<5%": 0, "5-10%": 1, "10-15%": 2, "15-20%": 3, ">20%": 4})
 
 
@@ -82,9 +87,23 @@ def gpu_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
         replicas = max(1, entry.replicas * acc.share_milli // 1000) if entry else 1
         return (GpuMode.time_sliced(acc.count, replicas, renamed=True),)
     whole = GpuMode.whole(NVIDIA_GPU, acc.count)
-    if entry is None:
-        return (whole,)
-    return whole, GpuMode.time_sliced(acc.count, entry.replicas, renamed=entry.rename_by_default)
+    sliced = () if entry is None else (GpuMode.time_sliced(acc.count, entry.replicas, renamed=entry.rename_by_default),)
+    return (whole, *sliced, *mig_modes(it, config))
+
+
+def mig_modes(it: InstanceType, config: Config) -> tuple[GpuMode, ...]:
+    """The MIG layouts a node of this type may be bought in: every layout of its GPU model when `migPartitioning`
+    names its SKU (default layouts first, so an equally cheap plan uses a name the MIG manager already knows)."""
+    partitioning, acc = config.mig_partitioning, it.accelerator
+    if partitioning is None or acc is None or acc.resource_name != NVIDIA_GPU or acc.fractional:
+        return ()
+    if not any(acc.sku in requested_skus(s) for s in partitioning.gpu_skus):
+        return ()
+    model = mig_model(acc.sku, acc.memory_mib_per_device)
+    if model is None:
+        return ()
+    single = partitioning.strategy == "single"
+    return tuple(GpuMode.partitioned(layout, acc.count, single=single) for layout in layouts(model))
 
 
 def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind, ...]:
@@ -101,8 +120,10 @@ def node_kinds(types: Iterable[InstanceType], config: Config) -> tuple[NodeKind,
                 # an inf2.48xlarge at a spot discount is no CPU node. With the default key the taint is keyed by the
                 # resource the node exposes (nvidia.com/gpu.shared, aws.amazon.com/neuron, amd.com/gpu...), which is
                 # exactly the toleration the ExtendedResourceToleration admission plugin gives the pods requesting it.
-                key = mode.resource if gpu_taint.key == NVIDIA_GPU and mode.resource else gpu_taint.key
+                key = mode.taint_key if gpu_taint.key == NVIDIA_GPU and mode.taint_key else gpu_taint.key
                 taints = (*taints, replace(gpu_taint, key=key))
+                if mode.mig_single:  # slices look like whole GPUs: only pods that asked for MIG may land there
+                    taints = (*taints, MIG_SINGLE_TAINT)
             extended = dict(mode.extended())
             allocatable = base + Resources.of(extended=extended or None)
             kinds.append(NodeKind(len(kinds), it, mode, allocatable, taints, mode.node_labels()))

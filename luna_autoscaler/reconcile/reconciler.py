@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -20,13 +21,15 @@ from luna_autoscaler.config import Config
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
+from luna_autoscaler.models.workloads import WorkloadSource
 from luna_autoscaler.observability.metrics import Metrics
-from luna_autoscaler.planner.types import CapacityNode, Limits
+from luna_autoscaler.planner.types import CapacityNode, Limits, PlanRequest
 from luna_autoscaler.ports import Clock, Cluster, InterruptionKind, NodeProvider
 from luna_autoscaler.reconcile.consolidation import Consolidator
 from luna_autoscaler.reconcile.drain import Drainer
 from luna_autoscaler.reconcile.estimates import CostEstimates
 from luna_autoscaler.reconcile.events import PodEvents
+from luna_autoscaler.reconcile.gang_launches import GangLaunches
 from luna_autoscaler.reconcile.garbage import OrphanCollector
 from luna_autoscaler.reconcile.launches import LaunchTracker
 from luna_autoscaler.reconcile.report import CycleReport, RemovalSummary
@@ -35,6 +38,7 @@ from luna_autoscaler.reconcile.scale_up import ScaleUp, ScaleUpOutcome
 from luna_autoscaler.reconcile.state import LaunchRecord, UnavailableOfferings
 from luna_autoscaler.reconcile.triage import Triage, triage
 from luna_autoscaler.reconcile.view import ClusterView, PriceIndex, as_pending
+from luna_autoscaler.reconcile.workloads import GangsAndQueues
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -59,8 +63,10 @@ class Reconciler:
         batching: bool = True,
         launch_ids: Callable[[], str] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        workloads: WorkloadSource | None = None,
     ) -> None:
         self._cluster = cluster
+        self._workload_source = workloads
         self._provider = provider
         self._clock = clock
         self._cluster_name = cluster_name
@@ -83,12 +89,15 @@ class Reconciler:
         )
         self._events = PodEvents(self._cluster, dry_run=self._dry_run)
         self._estimates = CostEstimates(self._events, self.metrics)
+        self._gang_launches = GangLaunches(self._tracker, self._provider, self.metrics)
+        self._gangs_and_queues = GangsAndQueues(self._workload_source, self._events, dry_run=self._dry_run)
         blocks = BlockReports(self._cluster, self.metrics, dry_run=self._dry_run)
         self._scale_up = ScaleUp(
             self._tracker,
             self._unavailable,
             self._events,
             self.metrics,
+            self._gang_launches,
             dry_run=self._dry_run,
             batching=self._batching,
             should_stop=self._should_stop,
@@ -99,6 +108,9 @@ class Reconciler:
         self._consolidator = Consolidator(self._tracker, self.metrics, dry_run=self._dry_run)
         self._rebuilt = False
         self._labelled: set[str] = set()  # launch ids whose Node got our labels and taints
+        # Launches whose Node the API refused to label, by launch id: retried every cycle while the Node exists,
+        # even after the launch itself is finished (it may initialise in the very cycle labelling failed).
+        self._unlabelled: dict[str, LaunchRecord] = {}
 
     # --- what callers may read ------------------------------------------------------------------------------
 
@@ -134,7 +146,9 @@ class Reconciler:
             self._rebuilt = True
         removed: list[RemovalSummary] = []
 
-        removed += self._follow_launches(view, config, now)
+        followed, failed_in_cloud = self._follow_launches(view, config, now)
+        removed += followed
+        self._gang_launches.follow(now)
         interrupted = self._answer_interruptions(view, config, now)
         pods = triage(snapshot.pods, config)
         self._report_problems(pods, catalog, config, view, now)
@@ -153,7 +167,7 @@ class Reconciler:
             pending_pods=len(pods.pending),
             planned=up.planned,
             launched=up.launched,
-            launch_errors=up.errors,
+            launch_errors=failed_in_cloud + up.errors,
             unplaced=up.unplaced,
             drains_started=interrupted + drains_started,
             removed=tuple(removed),
@@ -163,15 +177,25 @@ class Reconciler:
 
     # --- launches -------------------------------------------------------------------------------------------
 
-    def _follow_launches(self, view: ClusterView, config: Config, now: datetime) -> list[RemovalSummary]:
+    def _follow_launches(
+        self, view: ClusterView, config: Config, now: datetime
+    ) -> tuple[list[RemovalSummary], tuple[str, ...]]:
+        """Launches followed to their nodes; returns what was removed (timed out) and the launches that failed
+        since the last cycle (retries given up, refusals the cloud reported later), as `kind: message`."""
         tracked = self._tracker.track(view.nodes, tuple(view.instances.values()), config, now)
         self._consolidator.launches_ended(
             {r.launch_id for r in tracked.initialised},
             {r.launch_id for r in tracked.timed_out} | {f.record.launch_id for f in tracked.failures},
         )
-        for record, node in tracked.with_nodes:
-            if record.launch_id not in self._labelled and not self._dry_run and self._label_and_taint(record, node):
-                self._labelled.add(record.launch_id)
+        for record, _ in tracked.with_nodes:
+            if record.launch_id not in self._labelled and not self._dry_run:
+                self._unlabelled[record.launch_id] = record
+        nodes = {n.name: n for n in view.nodes}
+        for launch_id, record in list(self._unlabelled.items()):
+            current = nodes.get(record.node_name)
+            if current is None or self._label_and_taint(record, current):
+                del self._unlabelled[launch_id]
+                self._labelled.add(launch_id)
         self._labelled &= set(self._tracker.records)
         removed = []
         for record in tracked.timed_out:
@@ -181,7 +205,7 @@ class Reconciler:
                 log.info("launch.would_terminate", launch_id=record.launch_id, instance_id=instance_id)
                 continue
             self._remove(record.node_name, instance_id, "registration-timeout")
-        return removed
+        return removed, tuple(f"{f.kind}: {f.message}" for f in tracked.failures)
 
     def _label_and_taint(self, record: LaunchRecord, node: Node) -> bool:
         """Our labels and taints on the Node, where the cloud's bootstrap did not already put them; False if the
@@ -196,6 +220,7 @@ class Reconciler:
                 self._cluster.taint_node(node.name, taint)
                 log.info("node.tainted", node=node.name, taint=str(taint))
         except Exception as e:
+            self.metrics.node_operation_failures.labels("label").inc()
             log.warning("node.label_failed", node=node.name, error=f"{type(e).__name__}: {e}")
             return False
         return True
@@ -209,6 +234,7 @@ class Reconciler:
             if instance_id:
                 self._provider.terminate(instance_id)
         except Exception as e:
+            self.metrics.node_operation_failures.labels("remove").inc()
             log.warning(
                 "remove.failed",
                 node=node_name,
@@ -273,8 +299,9 @@ class Reconciler:
         def capacity() -> tuple[CapacityNode, ...]:
             return view.capacity(exclude) + self._tracker.capacity(view.used_on)
 
-        return self._scale_up.run(
-            tuple(pending.values()),
+        prepared = self._gangs_and_queues.prepare(tuple(pending.values()), view.snapshot.pods)
+        up = self._scale_up.run(
+            prepared.pending,
             catalog=catalog,
             config=config,
             daemonsets=view.snapshot.daemonsets,
@@ -282,7 +309,27 @@ class Reconciler:
             limits=lambda: self._limits(config, view),
             now=now,
             urgent=bool(replaced),
+            gangs=prepared.gangs,
         )
+        if up.planned or not prepared.pending:  # not while the batch is still open
+            launched = {k: s.instance_id for s in up.launched for k in s.pods if s.instance_id}
+            self._gangs_and_queues.answer(
+                prepared,
+                placed=up.placed,
+                launched_instances=launched,
+                base=PlanRequest(
+                    pods=(),
+                    catalog=catalog,
+                    config=config,
+                    nodes=capacity(),
+                    daemonsets=view.snapshot.daemonsets,
+                    unavailable=self._unavailable.current(now),
+                ),
+                live_instances=frozenset(view.instances) | frozenset(launched.values()),
+                bound=[p for p in view.snapshot.pods if p.node_name],
+                now=now,
+            )
+        return replace(up, unplaced=(*prepared.held, *up.unplaced)) if prepared.held else up
 
     def _limits(self, config: Config, view: ClusterView) -> Limits:
         """What maxNodes, maxGpus and maxHourlyCost leave, counting our nodes and our launches without a node."""

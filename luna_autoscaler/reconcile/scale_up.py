@@ -11,7 +11,7 @@ is tried within seconds, not a cycle later.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,13 +22,15 @@ from luna_autoscaler.config import Config
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.models.resources import ZERO, Resources
+from luna_autoscaler.models.workloads import is_virtual
 from luna_autoscaler.observability.metrics import Metrics
-from luna_autoscaler.planner import plan
-from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNode, PlanRequest, Unplaced
+from luna_autoscaler.planner.gangs import GangPlan, GangSpec, plan_gangs
+from luna_autoscaler.planner.types import CapacityNode, Limits, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
+from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
 from luna_autoscaler.reconcile.report import LaunchSummary
-from luna_autoscaler.reconcile.state import LaunchPhase, UnavailableOfferings
+from luna_autoscaler.reconcile.state import LaunchPhase, LaunchRecord, UnavailableOfferings
 
 log = structlog.get_logger("luna_autoscaler.reconcile")
 
@@ -45,6 +47,7 @@ class ScaleUpOutcome:
     errors: tuple[str, ...] = ()
     unplaced: tuple[Unplaced, ...] = ()
     reserved: dict[str, Resources] | None = None  # node → requests of pending pods the plan put there
+    placed: frozenset[str] = frozenset()  # pods the plan put on existing or in-flight capacity, or launched for
 
 
 class Batch:
@@ -78,6 +81,7 @@ class ScaleUp:
         unavailable: UnavailableOfferings,
         events: PodEvents,
         metrics: Metrics,
+        gangs: GangLaunches,
         *,
         dry_run: bool,
         batching: bool,
@@ -87,13 +91,14 @@ class ScaleUp:
         self._unavailable = unavailable
         self._events = events
         self._metrics = metrics
+        self._gangs = gangs
         self._dry_run = dry_run
         self._batch = Batch() if batching else None
         self._should_stop = should_stop
         self._paused_until: datetime | None = None
         self._configuration_failures = 0
         self.last_launch_at: datetime | None = None
-        self._last_plan: tuple[PlanRequest, Plan] | None = None
+        self._last_plan: tuple[PlanRequest, tuple[GangSpec, ...], GangPlan] | None = None
 
     def run(
         self,
@@ -106,8 +111,10 @@ class ScaleUp:
         limits: Callable[[], Limits],
         now: datetime,
         urgent: bool = False,
+        gangs: Sequence[GangSpec] = (),
     ) -> ScaleUpOutcome:
-        """Plan and launch for `pods`; `capacity` and `limits` are asked again after each fallback round."""
+        """Plan and launch for `pods` (each of `gangs` whole); `capacity` and `limits` are asked again after each
+        fallback round."""
         keys = frozenset(p.key for p in pods)
         batch_closed = self._batch is None or self._batch.closed(keys, now, config)
         if not pods:
@@ -118,34 +125,48 @@ class ScaleUp:
         by_key = {p.key: p for p in pods}
         launched: list[LaunchSummary] = []
         errors: list[str] = []
-        result = self._plan(
-            pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
-        )
+        specs = tuple(gangs) if config.gangs.enabled else ()
+
+        def replan() -> GangPlan:
+            return self._plan(
+                pods,
+                specs,
+                catalog=catalog,
+                config=config,
+                daemonsets=daemonsets,
+                nodes=capacity(),
+                limits=limits(),
+                now=now,
+            )
+
+        gang_plan = replan()
         for _ in range(MAX_FALLBACK_ROUNDS - 1):
             failures = self._launch_all(
-                result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors
+                gang_plan, by_key=by_key, config=config, now=now, launched=launched, errors=errors
             )
             if not any(f.replan for f in failures):
                 break
             log.info("scale_up.fallback", failed_launches=len(failures), pods=len(pods))
-            result = self._plan(
-                pods, catalog=catalog, config=config, daemonsets=daemonsets, nodes=capacity(), limits=limits(), now=now
-            )
+            gang_plan = replan()
         else:
-            self._launch_all(result.new_nodes, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
+            self._launch_all(gang_plan, by_key=by_key, config=config, now=now, launched=launched, errors=errors)
+        result = gang_plan.plan
         for u in result.unplaced:
-            if self._events.post(
-                by_key[u.pod], "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True
+            pod = by_key[u.pod]
+            if not is_virtual(pod) and self._events.post(
+                pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True
             ):
                 log.info("scale_up.unplaced", pod=u.pod, reason=u.reason)  # said when the reason is new, not per cycle
         reserved: dict[str, Resources] = {}
         for key, node in result.on_existing.items():
             reserved[node] = reserved.get(node, ZERO) + by_key[key].requests
-        return ScaleUpOutcome(True, tuple(launched), tuple(errors), result.unplaced, reserved)
+        placed = frozenset(result.on_existing) | {k for s in launched for k in s.pods}
+        return ScaleUpOutcome(True, tuple(launched), tuple(errors), result.unplaced, reserved, placed)
 
     def _plan(
         self,
         pods: Sequence[Pod],
+        gangs: tuple[GangSpec, ...],
         *,
         catalog: Catalog,
         config: Config,
@@ -153,7 +174,7 @@ class ScaleUp:
         nodes: tuple[CapacityNode, ...],
         limits: Limits,
         now: datetime,
-    ) -> Plan:
+    ) -> GangPlan:
         request = PlanRequest(
             pods=tuple(pods),
             catalog=catalog,
@@ -163,11 +184,12 @@ class ScaleUp:
             unavailable=self._unavailable.current(now),
             limits=limits,
         )
-        if self._last_plan is not None and self._last_plan[0] == request:
-            return self._last_plan[1]  # the planner is a pure function: same request, same plan
+        if self._last_plan is not None and self._last_plan[:2] == (request, gangs):
+            return self._last_plan[2]  # the planner is a pure function: same request, same plan
         started = time.perf_counter()
-        result = plan(request)
-        self._last_plan = (request, result)
+        gang_plan = plan_gangs(request, gangs)
+        result = gang_plan.plan
+        self._last_plan = (request, gangs, gang_plan)
         elapsed = time.perf_counter() - started
         self._metrics.planner_duration.labels("scale-up").observe(elapsed)
         (log.info if result.new_nodes else log.debug)(
@@ -179,12 +201,13 @@ class ScaleUp:
             price_usd_per_hour=result.total_price_usd_per_hour,
             unavailable_offerings=len(request.unavailable),
             planner_seconds=round(elapsed, 4),
+            gangs=len(gangs),
         )
-        return result
+        return gang_plan
 
     def _launch_all(
         self,
-        planned_nodes: Sequence[PlannedNode],
+        gang_plan: GangPlan,
         *,
         by_key: dict[str, Pod],
         config: Config,
@@ -192,56 +215,97 @@ class ScaleUp:
         launched: list[LaunchSummary],
         errors: list[str],
     ) -> list[LaunchFailure]:
+        """Launch the plan's new nodes: a gang's all together (rolled back if one fails), the others one by one."""
         failures: list[LaunchFailure] = []
-        for planned in planned_nodes:
+        gang_of = gang_plan.gang_of()
+        groups: dict[str, list[PlannedNode]] = {}
+        for planned in gang_plan.plan.new_nodes:
+            groups.setdefault(gang_of.get(planned.name, planned.name), []).append(planned)
+        for key, group in groups.items():
             if self._dry_run:
-                launched.append(_summary(planned, "dry-run", ""))
-                log.info(
-                    "scale_up.would_launch",
-                    instance_type=planned.offering.name,
-                    zone=planned.offering.zone,
-                    capacity_type=planned.offering.capacity_type.value,
-                    price_usd_per_hour=planned.price_usd_per_hour,
-                    pods=list(planned.pods),
-                )
+                for planned in group:
+                    launched.append(_summary(planned, "dry-run", ""))
+                    log.info(
+                        "scale_up.would_launch",
+                        instance_type=planned.offering.name,
+                        zone=planned.offering.zone,
+                        capacity_type=planned.offering.capacity_type.value,
+                        price_usd_per_hour=planned.price_usd_per_hour,
+                        pods=list(planned.pods),
+                        gang=key if key in gang_plan.gangs else "",
+                    )
                 continue
             if self._should_stop():
                 break
             if self._paused_until is not None and now < self._paused_until:
                 errors.append(f"configuration: launches paused until {self._paused_until.isoformat()}")
                 break
+            outcomes = self._launch_group(group, config, now)
+            failed = [o for _, o in outcomes if isinstance(o, LaunchFailure)]
+            for failure in failed:
+                failures.append(failure)
+                errors.append(f"{failure.kind}: {failure.message}")
+                if not failure.replan:
+                    self._pause(now, failure.message)
+            records = [o for _, o in outcomes if isinstance(o, LaunchRecord)]
+            if key in gang_plan.gangs:
+                if failed:
+                    self._gangs.roll_back(key, records, f"{failed[0].kind}: {failed[0].message}")
+                    continue
+                if not is_complete(records):
+                    self._gangs.opened(key, records, config, now)
+            for planned, outcome in outcomes:
+                if isinstance(outcome, LaunchRecord):
+                    self._announce(planned, outcome, by_key=by_key, launched=launched, errors=errors, now=now)
+        return failures
+
+    def _launch_group(
+        self, group: Sequence[PlannedNode], config: Config, now: datetime
+    ) -> list[tuple[PlannedNode, LaunchRecord | LaunchFailure]]:
+        """Launch each node of the group; stop at the first failure of a group of several (a gang)."""
+        outcomes: list[tuple[PlannedNode, LaunchRecord | LaunchFailure]] = []
+        for planned in group:
             record = self._tracker.new_record(planned, config, now)
             outcome = self._tracker.launch(record, config, now)
+            outcomes.append((planned, outcome))
             if isinstance(outcome, LaunchFailure):
-                failures.append(outcome)
-                errors.append(f"{outcome.kind}: {outcome.message}")
-                if not outcome.replan:
-                    self._pause(now, outcome.message)
-                continue
-            if outcome.phase is LaunchPhase.REQUESTED:
-                errors.append(f"transient: launch {outcome.launch_id} will be retried")
-                continue
-            self._configuration_failures = 0
-            self.last_launch_at = now
-            instance_id = outcome.instance.instance_id if outcome.instance else ""
-            summary = LaunchSummary(
-                outcome.launch_id,
-                outcome.instance_type,
-                outcome.offering.zone,
-                outcome.capacity_type,
-                outcome.price_usd_per_hour,
-                planned.pods,
-                instance_id,
-            )
-            launched.append(summary)
-            message = (
-                f"pod triggered scale-up: {summary.instance_type} ({summary.capacity_type}) in {summary.zone} "
-                f"at ${summary.price_usd_per_hour:.4f}/h, launch {summary.launch_id}"
-            )
-            for key in planned.pods:
-                if (pod := by_key.get(key)) is not None:
-                    self._events.post(pod, "TriggeredScaleUp", message)
-        return failures
+                break
+        return outcomes
+
+    def _announce(
+        self,
+        planned: PlannedNode,
+        outcome: LaunchRecord,
+        *,
+        by_key: Mapping[str, Pod],
+        launched: list[LaunchSummary],
+        errors: list[str],
+        now: datetime,
+    ) -> None:
+        """Record a launch that went through (or is being retried) and tell its pods."""
+        if outcome.phase is LaunchPhase.REQUESTED:
+            errors.append(f"transient: launch {outcome.launch_id} will be retried")
+            return
+        self._configuration_failures = 0
+        self.last_launch_at = now
+        instance_id = outcome.instance.instance_id if outcome.instance else ""
+        summary = LaunchSummary(
+            outcome.launch_id,
+            outcome.instance_type,
+            outcome.offering.zone,
+            outcome.capacity_type,
+            outcome.price_usd_per_hour,
+            planned.pods,
+            instance_id,
+        )
+        launched.append(summary)
+        message = (
+            f"pod triggered scale-up: {summary.instance_type} ({summary.capacity_type}) in {summary.zone} "
+            f"at ${summary.price_usd_per_hour:.4f}/h, launch {summary.launch_id}"
+        )
+        for key in planned.pods:
+            if (pod := by_key.get(key)) is not None and not is_virtual(pod):
+                self._events.post(pod, "TriggeredScaleUp", message)
 
     def _pause(self, now: datetime, why: str) -> None:
         """A configuration error fails every launch alike: stop launching for a while instead of hammering."""

@@ -42,7 +42,14 @@ def device_plugin_mode(it: InstanceType, labels: Mapping[str, str]) -> GpuMode:
     acc = it.accelerator
     if acc is None:
         return GpuMode()
-    return GpuMode.recorded(acc.resource_name, acc.count, labels, fractional=acc.fractional)
+    return GpuMode.recorded(
+        acc.resource_name,
+        acc.count,
+        labels,
+        fractional=acc.fractional,
+        sku=acc.sku,
+        memory_mib_per_device=acc.memory_mib_per_device,
+    )
 
 
 def gpu_resources(it: InstanceType, labels: Mapping[str, str]) -> Resources:

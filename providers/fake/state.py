@@ -55,21 +55,20 @@ def _configuration(c: NodeConfiguration | None) -> dict[str, Any] | None:
         "zone": c.zone,
         "labels": dict(c.labels),
         "taints": [[t.key, t.value, t.effect] for t in c.taints],
-        "gpu_mode": [c.gpu_mode.resource, c.gpu_mode.devices, c.gpu_mode.replicas, c.gpu_mode.config_name],
+        "gpu_mode": c.gpu_mode.as_record(),
     }
 
 
 def _read_configuration(d: Mapping[str, Any] | None) -> NodeConfiguration | None:
     if d is None:
         return None
-    resource, devices, replicas, config_name = d["gpu_mode"]
     return NodeConfiguration(
         instance_type=d["instance_type"],
         capacity_type=CapacityType(d["capacity_type"]),
         zone=d["zone"],
         labels=dict(d["labels"]),
         taints=tuple(Taint(k, v, e) for k, v, e in d["taints"]),
-        gpu_mode=GpuMode(resource, devices, replicas, config_name),
+        gpu_mode=GpuMode.from_record(d["gpu_mode"]),
     )
 
 

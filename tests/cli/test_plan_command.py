@@ -129,3 +129,40 @@ def test_invalid_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["plan", "--pods", INFERENCE, "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "maxNodes" in err and str(config) in err
+
+
+def test_a_gang_in_a_manifest_is_planned_together_in_one_zone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    docs = [
+        {
+            "apiVersion": "scheduling.x-k8s.io/v1alpha1",
+            "kind": "PodGroup",
+            "metadata": {"name": "train"},
+            "spec": {"minMember": 3},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "train"},
+            "spec": {
+                "parallelism": 3,
+                "completions": 3,
+                "template": {
+                    "metadata": {"labels": {"scheduling.x-k8s.io/pod-group": "train"}},
+                    "spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": 8}}}]},
+                },
+            },
+        },
+    ]
+    manifest = tmp_path / "gang.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+
+    doc = run_json(capsys, "--pods", str(manifest))
+
+    assert sorted(p for n in doc["nodes"] for p in n["pods"]) == [
+        "default/train-0",
+        "default/train-1",
+        "default/train-2",
+    ]
+    assert len({n["zone"] for n in doc["nodes"]}) == 1

@@ -256,7 +256,12 @@ def test_discovery_and_version(server: FakeApiServer) -> None:
     core_resources = {r.name for r in k8s.CoreV1Api(c).get_api_resources().resources}
     assert {"pods", "pods/eviction", "pods/status", "nodes", "nodes/status", "configmaps", "events"} <= core_resources
     groups = {g.name for g in k8s.ApisApi(c).get_api_versions().groups}
-    assert groups == {"apps", "policy", "coordination.k8s.io", "events.k8s.io"}
+    assert groups == {"apps", "policy", "coordination.k8s.io", "events.k8s.io"} | {
+        "scheduling.run.ai",
+        "scheduling.x-k8s.io",
+        "scheduling.volcano.sh",
+        "autoscaling.x-k8s.io",
+    }
     lease_resources = k8s.CoordinationV1Api(c).get_api_resources()
     assert [r.name for r in lease_resources.resources] == ["leases"]
     c.close()

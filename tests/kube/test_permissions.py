@@ -13,10 +13,11 @@ from kubernetes.client import ApiClient
 
 from luna_autoscaler.kube import API_CALLS, ElectionSettings, KubeCluster, LeaseElector
 from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.models.workloads import Condition
 from luna_autoscaler.ports import EvictionOutcome, ObjectRef
 from tests.kube.conftest import FakeClock
 from tests.kubeapi import FakeApiServer, Fault
-from tests.kubeapi.objects import configmap, daemonset, node, pdb, pod
+from tests.kubeapi.objects import configmap, daemonset, node, pdb, pod, provisioning_request
 
 
 def test_the_adapter_calls_exactly_what_api_calls_declares(
@@ -28,9 +29,14 @@ def test_the_adapter_calls_exactly_what_api_calls_declares(
     api.create(pdb("web", match_labels={"app": "web"}, disruptions_allowed=1))
     api.create(configmap("luna-autoscaler-config", "luna-autoscaler", {"maxNodes": "not a number"}))
 
+    api.create(provisioning_request("train", "worker", 2))
     cluster = start_cluster()
     for resource in ("pods", "nodes", "daemonsets", "poddisruptionbudgets", "configmaps"):
         assert api.wait_for_watches(resource)
+    for resource, count in (("podgroups", 3), ("queues", 1), ("provisioningrequests", 1), ("podtemplates", 1)):
+        assert api.wait_for_watches(resource, count)
+    (request,) = cluster.workloads().provisioning_requests
+    cluster.set_conditions(request, [Condition("Accepted", "True", "Accepted", "accepted", "2026-01-01T00:00:00Z")])
     cluster.label_node("n1", {"node.elotl.co/managed-by": "luna-autoscaler"})
     cluster.taint_node("n1", Taint("nvidia.com/gpu", "present", "NoSchedule"))
     cluster.cordon("n1")

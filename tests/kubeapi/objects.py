@@ -186,3 +186,67 @@ def pdb(name: str, namespace: str = "default", *, match_labels: Mapping[str, str
 
 def configmap(name: str, namespace: str, data: Mapping[str, str]) -> Obj:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name, namespace, None, None), "data": dict(data)}
+
+
+POD_GROUP_API_VERSIONS = {
+    "kai": "scheduling.run.ai/v2alpha2",
+    "coscheduling": "scheduling.x-k8s.io/v1alpha1",
+    "volcano": "scheduling.volcano.sh/v1beta1",
+}
+
+
+def pod_group(
+    name: str, min_member: int, *, scheduler: str = "kai", queue: str = "", namespace: str = "default"
+) -> Obj:
+    spec: Obj = {"minMember": min_member}
+    if queue:
+        spec["queue"] = queue
+    api_version = POD_GROUP_API_VERSIONS[scheduler]
+    return {"apiVersion": api_version, "kind": "PodGroup", "metadata": _meta(name, namespace, None, None), "spec": spec}
+
+
+def kai_queue(name: str, *, parent: str = "", gpu: tuple[float, float, float] = (-1, -1, 1)) -> Obj:
+    """A KAI Queue; `gpu` is (quota, limit, overQuotaWeight), -1 unlimited."""
+    quota, limit, weight = gpu
+    spec: Obj = {"resources": {"gpu": {"quota": quota, "limit": limit, "overQuotaWeight": weight}}}
+    if parent:
+        spec["parentQueue"] = parent
+    return {
+        "apiVersion": "scheduling.run.ai/v2",
+        "kind": "Queue",
+        "metadata": _meta(name, None, None, None),
+        "spec": spec,
+    }
+
+
+def pod_template(name: str, namespace: str = "default", *, cpu: str = "1", memory: str = "1Gi", gpus: int = 0) -> Obj:
+    template_pod = pod(name, namespace, cpu=cpu, memory=memory, gpus=gpus)
+    if gpus:
+        template_pod["spec"]["tolerations"].append(
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": _meta(name, namespace, None, None),
+        "template": {"metadata": {"labels": {"elotl-luna": "true"}}, "spec": template_pod["spec"]},
+    }
+
+
+def provisioning_request(
+    name: str,
+    template: str,
+    count: int,
+    *,
+    namespace: str = "default",
+    class_name: str = "best-effort-atomic-scale-up.autoscaling.x-k8s.io",
+) -> Obj:
+    return {
+        "apiVersion": "autoscaling.x-k8s.io/v1",
+        "kind": "ProvisioningRequest",
+        "metadata": _meta(name, namespace, None, None),
+        "spec": {
+            "provisioningClassName": class_name,
+            "podSets": [{"podTemplateRef": {"name": template}, "count": count}],
+        },
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_STATUS = frozenset({"status"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,20 @@ RESOURCES: tuple[ResourceType, ...] = (
         subresources=frozenset({"status"}),
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True),
+    ResourceType("", "v1", "podtemplates", "PodTemplate", namespaced=True),
+    # the gang and queue CRDs (KAI Scheduler, scheduler-plugins, Volcano, cluster-autoscaler's ProvisioningRequest)
+    ResourceType("scheduling.run.ai", "v2alpha2", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
+    ResourceType("scheduling.run.ai", "v2", "queues", "Queue", namespaced=False, subresources=_STATUS),
+    ResourceType("scheduling.x-k8s.io", "v1alpha1", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
+    ResourceType("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
+    ResourceType(
+        "autoscaling.x-k8s.io",
+        "v1",
+        "provisioningrequests",
+        "ProvisioningRequest",
+        namespaced=True,
+        subresources=_STATUS,
+    ),
     ResourceType(
         "events.k8s.io",
         "v1",

@@ -21,7 +21,7 @@ def make_world(server: FakeApiServer) -> Iterator[Callable[..., World]]:
     """`make_world(config={ConfigMap data})`: one world per test (the ConfigMap is created once)."""
     worlds: list[World] = []
 
-    def make(config: Mapping[str, str] | None = None, **kw: float) -> World:
+    def make(config: Mapping[str, str] | None = None, **kw: float | bool) -> World:
         world = World(server, config or {}, **kw)
         worlds.append(world)
         return world

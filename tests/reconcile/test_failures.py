@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from luna_autoscaler.errors import OfferingRef, QuotaExceeded, Transient
 from tests.kubeapi import Fault
+from luna_autoscaler.models import scheduling as lbl
 from tests.reconcile.world import World
 
 
@@ -168,3 +169,23 @@ def test_a_reason_the_api_refused_to_record_is_posted_again_next_cycle(make_worl
     w.cycle(advance_seconds=5)
     ((pod, message),) = w.events("NotTriggerScaleUp")
     assert pod == "huge" and "didn't trigger scale-up" in message
+def test_a_node_the_api_will_not_label_is_counted_and_labelled_on_a_later_cycle(make_world) -> None:
+    from tests.kubeapi.faults import Fault
+
+    w: World = make_world()
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    w.cycle()
+    w.clock.advance(60)
+    (node,) = w.join()
+    w.server.patch("Node", node, {"metadata": {"labels": {lbl.BIN_KIND: None}}})  # the bootstrap lost one
+    refused = w.server.inject(Fault(path=rf"/api/v1/nodes/{node}$", method="PATCH", status=500, times=None))
+
+    w.cycle()
+    failures = w.reconciler.metrics.registry.get_sample_value(
+        "luna_node_operation_failures_total", {"operation": "label"}
+    )
+    assert failures is not None and failures >= 1
+    assert refused.hits >= 1
+    w.server.clear_faults()
+    w.cycle(advance_seconds=1)
+    assert w.server.get("Node", node)["metadata"]["labels"][lbl.BIN_KIND] == "pack"

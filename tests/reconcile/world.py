@@ -40,8 +40,33 @@ CONFIG_NAME = "luna-autoscaler-config"
 CLUSTER = "test"
 HANDLED = {"elotl-luna": "true"}
 # A few real AWS types (bundled us-east-1 prices) keep plans fast and their answers easy to check by hand.
-TYPES = ("t3a.medium", "t3a.xlarge", "m5.large", "m5.2xlarge", "g4dn.xlarge", "g5.xlarge", "g4dn.12xlarge")
+TYPES = (
+    "t3a.medium",
+    "t3a.xlarge",
+    "m5.large",
+    "m5.2xlarge",
+    "g4dn.xlarge",
+    "g5.xlarge",
+    "g4dn.12xlarge",
+    "g5.48xlarge",  # 8 GPUs: what multi-node training gangs ask for
+)
 ZONES = ("us-east-1a", "us-east-1b")
+WORKLOAD_KINDS = (
+    ("PodGroup", "scheduling.run.ai/v2alpha2"),
+    ("PodGroup", "scheduling.x-k8s.io/v1alpha1"),
+    ("PodGroup", "scheduling.volcano.sh/v1beta1"),
+    ("Queue", "scheduling.run.ai/v2"),
+    ("PodTemplate", "v1"),
+    ("ProvisioningRequest", "autoscaling.x-k8s.io/v1"),
+)
+INVALID_KIND = {
+    "podgroups.scheduling.run.ai": "PodGroup",
+    "podgroups.scheduling.x-k8s.io": "PodGroup",
+    "podgroups.scheduling.volcano.sh": "PodGroup",
+    "queues.scheduling.run.ai": "Queue",
+    "provisioningrequests.autoscaling.x-k8s.io": "ProvisioningRequest",
+    "podtemplates": "PodTemplate",
+}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -82,6 +107,7 @@ class World:
         *,
         join_delay_seconds: float = 60.0,
         kube_settings: KubeSettings | None = None,
+        pool_shaped: bool = False,
     ) -> None:
         self.server = server
         # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
@@ -95,7 +121,11 @@ class World:
         self.cluster = KubeCluster(self.api, settings, clock=self.clock).start()
         assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
         self.provider = FakeProvider(
-            self.catalog, self.clock, cluster_name=CLUSTER, join_delay_seconds=join_delay_seconds
+            self.catalog,
+            self.clock,
+            cluster_name=CLUSTER,
+            join_delay_seconds=join_delay_seconds,
+            pool_shaped=pool_shaped,
         )
         self._launch_numbers = itertools.count(1)
         self.reconciler = self.new_reconciler()
@@ -108,12 +138,13 @@ class World:
         """A fresh Reconciler (a restarted daemon): only the cluster and the provider remember anything."""
         return Reconciler(
             self.cluster,
-            self.provider,
+            options.pop("provider", self.provider),
             clock=self.clock,
             cluster_name=CLUSTER,
             metrics=Metrics(),
             batching=options.pop("batching", False),
             launch_ids=lambda: f"launch-{next(self._launch_numbers):03d}",
+            workloads=options.pop("workloads", self.cluster),
             **options,
         )
 
@@ -234,11 +265,36 @@ class World:
                 {(p.key, p.resource_version) for p in snapshot.pods},
                 {(n.name, n.resource_version) for n in snapshot.nodes},
             )
+            expected += (self._server_workloads(),)
+            seen += (self._cached_workloads(),)
             if seen == expected:
                 return
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"the cache did not catch up with the server: {seen} != {expected}"
             self.cluster.wait_for_change(generation, remaining)
+
+    def _server_workloads(self) -> set[tuple[str, str, int]]:
+        """(kind, namespace/name, number of status conditions) of the gang and queue objects in the server."""
+        out = set()
+        for kind, api_version in WORKLOAD_KINDS:
+            for obj in self.server.list(kind, api_version=api_version):
+                meta = obj["metadata"]
+                conditions = len((obj.get("status") or {}).get("conditions") or ())
+                out.add((kind, f"{meta.get('namespace', '')}/{meta['name']}", conditions))
+        return out
+
+    def _cached_workloads(self) -> set[tuple[str, str, int]]:
+        w = self.cluster.workloads()
+        return (
+            {("PodGroup", f"{g.namespace}/{g.name}", 0) for g in w.pod_groups}
+            | {("Queue", f"/{q.name}", 0) for q in w.queues}
+            | {("PodTemplate", f"{t.namespace}/{t.name}", 0) for t in w.pod_templates}
+            | {("ProvisioningRequest", r.key, len(r.conditions)) for r in w.provisioning_requests}
+            | {
+                (INVALID_KIND[key.split(" ")[0]], key.split(" ")[1], 0)
+                for key in self.cluster.workload_stores.invalid_objects()
+            }
+        )
 
     def cycle(self, advance_seconds: float = 0.0, reconciler: Reconciler | None = None) -> CycleReport:
         self.clock.advance(advance_seconds)

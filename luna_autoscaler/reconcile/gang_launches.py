@@ -1,0 +1,104 @@
+"""A gang's nodes launched as one: all of them, or none left running.
+
+The planner gives a gang its nodes in one plan; here they are launched one after the other in the same cycle.
+When one launch fails (insufficient capacity, quota, a permanent error) the ones already launched are
+terminated at once and their records dropped, so the fallback round plans the whole gang again (the failed
+offering is now unavailable, so most likely another zone or type): half a gang never waits for the other half.
+A launch that failed transiently is still in flight (retried with the same launch id), and a pool cloud's
+launch may return a provisional instance the cloud names (or fails) later; the gang then stays open until every
+launch has an identified instance, and if one of them fails meanwhile, or that has not happened by
+`gangs.launchDeadline`, the gang is rolled back the same way. Only the tracker's `records` and the provider's
+`terminate` are used, so the launch machinery stays unaware of gangs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from luna_autoscaler.config import Config
+from luna_autoscaler.observability.metrics import Metrics
+from luna_autoscaler.ports import NodeProvider
+from luna_autoscaler.reconcile.launches import LaunchTracker
+from luna_autoscaler.reconcile.state import LaunchRecord
+
+log = structlog.get_logger("luna_autoscaler.reconcile")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenGang:
+    launch_ids: tuple[str, ...]
+    deadline: datetime
+    launched: frozenset[str]  # launch ids that have had an identified instance
+
+
+class GangLaunches:
+    def __init__(self, tracker: LaunchTracker, provider: NodeProvider, metrics: Metrics) -> None:
+        self._tracker = tracker
+        self._provider = provider
+        self._metrics = metrics
+        self.open: dict[str, OpenGang] = {}
+
+    def roll_back(self, gang: str, records: Iterable[LaunchRecord], why: str) -> int:
+        """Terminate the instances of these launches and forget them; the number terminated. A terminate that
+        fails leaves an orphan (no record, our tags), which garbage collection terminates later."""
+        terminated = 0
+        for record in records:
+            current = self._tracker.records.pop(record.launch_id, None) or record
+            if current.instance is None:
+                continue
+            try:
+                self._provider.terminate(current.instance.instance_id)
+                terminated += 1
+            except Exception as e:
+                log.warning(
+                    "gang.rollback_failed",
+                    gang=gang,
+                    instance_id=current.instance.instance_id,
+                    error=f"{type(e).__name__}: {e}",
+                )
+        self.open.pop(gang, None)
+        self._metrics.nodes_removed.labels("gang-rollback").inc(terminated)
+        log.warning("gang.rolled_back", gang=gang, why=why, terminated=terminated)
+        return terminated
+
+    def opened(self, gang: str, records: Sequence[LaunchRecord], config: Config, now: datetime) -> None:
+        """A gang some of whose launches are still being retried: complete by the deadline, or roll back."""
+        self.open[gang] = OpenGang(
+            tuple(r.launch_id for r in records),
+            now + timedelta(seconds=config.gangs.launch_deadline_seconds),
+            frozenset(r.launch_id for r in records if _identified(r)),
+        )
+        log.info("gang.incomplete", gang=gang, launches=len(records), deadline=self.open[gang].deadline.isoformat())
+
+    def follow(self, now: datetime) -> list[str]:
+        """Close gangs whose launches all have instances; roll back those past their deadline, or one of whose
+        launches was given up before it got an instance. The gangs rolled back."""
+        rolled: list[str] = []
+        for gang, state in list(self.open.items()):
+            records = {i: self._tracker.records.get(i) for i in state.launch_ids}
+            launched = state.launched | {i for i, r in records.items() if r is not None and _identified(r)}
+            given_up = [i for i, r in records.items() if r is None and i not in launched]
+            if not given_up and len(launched) == len(state.launch_ids):
+                del self.open[gang]
+                log.info("gang.launched", gang=gang, launches=len(launched))
+                continue
+            if given_up or now >= state.deadline:
+                why = "a launch was given up" if given_up else "launch deadline passed"
+                self.roll_back(gang, [r for r in records.values() if r is not None], why)
+                rolled.append(gang)
+            else:
+                self.open[gang] = OpenGang(state.launch_ids, state.deadline, frozenset(launched))
+        return rolled
+
+
+def is_complete(records: Sequence[LaunchRecord]) -> bool:
+    """Every launch has an instance the cloud has named (not a transient retry, not a provisional handle)."""
+    return all(_identified(r) for r in records)
+
+
+def _identified(record: LaunchRecord) -> bool:
+    return record.instance is not None and record.instance.identified
