@@ -4,8 +4,8 @@ an instance that never registers is replaced, and a restart mid-launch launches 
 from __future__ import annotations
 
 from luna_autoscaler.errors import OfferingRef, QuotaExceeded, Transient
-from tests.kubeapi import Fault
 from luna_autoscaler.models import scheduling as lbl
+from tests.kubeapi import Fault
 from tests.reconcile.world import World
 
 
@@ -169,6 +169,8 @@ def test_a_reason_the_api_refused_to_record_is_posted_again_next_cycle(make_worl
     w.cycle(advance_seconds=5)
     ((pod, message),) = w.events("NotTriggerScaleUp")
     assert pod == "huge" and "didn't trigger scale-up" in message
+
+
 def test_a_node_the_api_will_not_label_is_counted_and_labelled_on_a_later_cycle(make_world) -> None:
     from tests.kubeapi.faults import Fault
 
