@@ -8,59 +8,67 @@ One schema serves the in-cluster ConfigMap (hot-reloaded by the daemon) and the 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from luna_autoscaler.errors import ConfigError, QuantityError
+from luna_autoscaler.errors import ConfigError, QuantityError, shown
 from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.models.constraints import parse_offerings
 from luna_autoscaler.models.quantity import cpu_millis, whole_units
+from luna_autoscaler.models.type_pattern import type_pattern
 
-_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)")
+_DURATION = re.compile(r"(?P<n>[0-9]{1,15}(?:\.[0-9]{1,9})?)(?P<unit>ms|s|m|h|d)")
+_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_SECONDS = 366 * 86400.0
+"""A year: every duration key is a timeout, TTL or delay, and one longer than that is a typo (or `inf`)."""
 
 
 def duration_seconds(value: object) -> float:
-    """`90`, `90s`, `5m`, `1h30m` → seconds. Bare numbers are seconds."""
+    """`90`, `90s`, `5m`, `1h30m` → seconds. Bare numbers are seconds. ASCII digits only, at most a year."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"{value!r}: a duration cannot be negative")
-        return float(value)
-    text = str(value).strip()
-    if not text:
-        raise ValueError("empty duration")
-    total, pos = 0.0, 0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m["n"]) * _UNITS[m["unit"]]
-        pos = m.end()
-    if pos != len(text):
-        try:
-            return duration_seconds(float(text))
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 1h30m)") from None
-    return total
+        seconds = float(value) if isinstance(value, float) or abs(value) <= MAX_DURATION_SECONDS else math.inf
+    else:
+        text = str(value).strip()
+        if not text:
+            raise ValueError("empty duration")
+        seconds, pos = 0.0, 0
+        if _NUMBER.fullmatch(text):
+            seconds, pos = float(text), len(text)
+        for m in _DURATION.finditer(text, pos):
+            if m.start() != pos:
+                break
+            seconds += float(m["n"]) * _UNITS[m["unit"]]
+            pos = m.end()
+        if pos != len(text):
+            raise ValueError(f"{shown(value)} is not a duration (e.g. 30s, 5m, 1h30m)")
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{shown(value)}: a duration must be zero or more")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{shown(value)}: a duration must be at most 366d")
+    return seconds
 
 
 def _cpu(value: object) -> int:
     try:
-        return cpu_millis(value if isinstance(value, (str, int, float)) else str(value))
+        return cpu_millis(value)
     except QuantityError as e:
         raise ValueError(str(e)) from None
 
 
 def _bytes(value: object) -> int:
     try:
-        return whole_units(value if isinstance(value, (str, int, float)) else str(value))
+        return whole_units(value)
     except QuantityError as e:
         raise ValueError(str(e)) from None
 
@@ -94,9 +102,10 @@ Selector = Annotated[dict[str, str], BeforeValidator(_selector)]
 
 class ConfigSection(BaseModel):
     """Base of every configuration section: unknown keys are errors (a typo never passes silently), frozen, and
-    fields read by their user-facing alias or their Python name. Provider sections derive from it too."""
+    fields read by their user-facing alias or their Python name; no float may be `inf` or `nan`. Provider
+    sections derive from it too."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     section_name: ClassVar[str] = ""  # a provider section's key (`aws`); "" for the core's own sections
 
@@ -151,8 +160,8 @@ class TimeSlicing(ConfigSection):
             raise ValueError("give gpuSkus or instanceTypeRegexp")
         if self.instance_type_regexp:
             try:
-                re.compile(self.instance_type_regexp)
-            except re.error as e:
+                type_pattern(self.instance_type_regexp)
+            except ValueError as e:
                 raise ValueError(f"instanceTypeRegexp: {e}") from None
         return self
 
@@ -291,10 +300,7 @@ class Config(ConfigSection):
     @classmethod
     def _regexp(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regular expression: {e}") from None
+            type_pattern(v)  # raises ValueError naming the problem
         return v
 
     @field_validator("node_taints")
@@ -333,7 +339,7 @@ def config_keys() -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _nest(data: Mapping[str, Any]) -> dict[str, Any]:
+def _nest(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Turn dotted keys (`scaleDown.nodeUnneededDuration`) into nested mappings."""
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -342,13 +348,13 @@ def _nest(data: Mapping[str, Any]) -> dict[str, Any]:
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{key}: {part} is both a value and a section")
+                raise ConfigError(f"{source}: {key}: {part} is both a value and a section")
             node = child
         last = parts[-1]
         if isinstance(value, Mapping) and isinstance(node.get(last), dict):
-            node[last].update(_nest(value))
+            node[last].update(_nest(value, source))
         else:
-            node[last] = _nest(value) if isinstance(value, Mapping) else value
+            node[last] = _nest(value, source) if isinstance(value, Mapping) else value
     return out
 
 
@@ -363,7 +369,7 @@ def yaml_problem(error: yaml.YAMLError) -> str:
 
 def config_from_mapping(data: Mapping[str, Any], *, source: str = "config") -> Config:
     try:
-        return Config.model_validate(_nest(data))
+        return Config.model_validate(_nest(data, source))
     except ValidationError as e:
         problems = "; ".join(
             _message(err) if not err["loc"] else f"{_where(err)}: {_message(err)}" for err in e.errors()
@@ -371,14 +377,24 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config") -> C
         raise ConfigError(f"{source}: {problems}") from None
 
 
+def _yaml(text: str, where: str) -> Any:
+    """Parse YAML; every way it can fail (syntax, a number past Python's 4,300-digit limit, nesting so deep it
+    exhausts the stack) becomes a ConfigError naming `where`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: {yaml_problem(e)}") from None
+    except ValueError as e:  # int("1" * 5000): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise ConfigError(f"{where}: a value cannot be read: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to read") from None
+
+
 def config_from_configmap_data(data: Mapping[str, str], *, source: str = "ConfigMap") -> Config:
     """ConfigMap `data`: each value is a YAML string (`"5m"`, `"[T4, L4]"`, a nested block)."""
     parsed: dict[str, Any] = {}
     for key, raw in data.items():
-        try:
-            parsed[key] = yaml.safe_load(raw) if isinstance(raw, str) else raw
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{source}: {key}: {yaml_problem(e)}") from None
+        parsed[key] = _yaml(raw, f"{source}: {key}") if isinstance(raw, str) else raw
         if isinstance(raw, str) and isinstance(parsed[key], (int, float)) and key.endswith("Duration"):
             parsed[key] = raw  # keep "300" a duration in seconds, parsed below
     return config_from_mapping(parsed, source=source)
@@ -386,10 +402,7 @@ def config_from_configmap_data(data: Mapping[str, str], *, source: str = "Config
 
 def config_from_yaml(text: str, *, source: str) -> Config:
     """A `--config` file: a plain mapping of the keys, or a ConfigMap manifest."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{source}: {yaml_problem(e)}") from None
+    doc = _yaml(text, source)
     if doc is None:
         return Config()
     if not isinstance(doc, Mapping):
@@ -400,3 +413,14 @@ def config_from_yaml(text: str, *, source: str) -> Config:
             raise ConfigError(f"{source}: ConfigMap data must be a mapping")
         return config_from_configmap_data(data, source=source)
     return config_from_mapping(doc, source=source)
+
+
+def config_from_file(path: str) -> Config:
+    """The `--config FILE` of `plan`, `run` and `simulate`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}): configuration is YAML") from None
+    return config_from_yaml(text, source=path)

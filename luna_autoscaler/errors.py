@@ -15,6 +15,16 @@ class LunaError(Exception):
     """Base of every error this product raises on purpose."""
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A user's value for an error message, cut short; safe for huge integers, whose repr raises past 4,300 digits."""
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"a number of about {value.bit_length() * 3 // 10} digits"
+    if not isinstance(value, (str, int, float)):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class QuantityError(LunaError, ValueError):
     """A Kubernetes quantity that cannot be parsed; the message names the value."""
 

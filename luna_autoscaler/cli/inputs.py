@@ -56,10 +56,16 @@ def read_documents(path: str) -> list[Mapping[str, Any]]:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as e:
         raise ManifestError(f"{where}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ManifestError(f"{where}: not UTF-8 text (byte {e.start}): manifests are YAML or JSON") from None
     try:
         docs = _parse(text)
     except yaml.YAMLError as e:
         raise ManifestError(f"{where}: {yaml_problem(e)}") from None
+    except ValueError as e:  # a number past Python's 4,300-digit limit for int()
+        raise ManifestError(f"{where}: a value cannot be read: {e}") from None
+    except RecursionError:
+        raise ManifestError(f"{where}: nested too deeply to read") from None
     out: list[Mapping[str, Any]] = []
     for i, doc in enumerate(docs):
         if doc is None:
@@ -86,11 +92,27 @@ def _flatten(doc: Mapping[str, Any], where: str) -> Iterator[Mapping[str, Any]]:
         yield doc
 
 
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    """`value` when it is a mapping, {} when absent; anything else is a ManifestError naming the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ManifestError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _spec(doc: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """The spec that holds replicas and the pod template (a CronJob's is inside its jobTemplate)."""
+    spec = _mapping(doc.get("spec"), f"{where}: spec")
+    if doc["kind"] == "CronJob":
+        job = _mapping(spec.get("jobTemplate"), f"{where}: spec.jobTemplate")
+        spec = _mapping(job.get("spec"), f"{where}: spec.jobTemplate.spec")
+    return spec
+
+
 def _replicas(doc: Mapping[str, Any], where: str) -> int:
     kind = doc["kind"]
-    spec = doc.get("spec") or {}
-    if kind == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    spec = _spec(doc, where)
     if kind in ("Job", "CronJob"):
         value = spec.get("parallelism", 1)
         completions = spec.get("completions")
@@ -103,12 +125,8 @@ def _replicas(doc: Mapping[str, Any], where: str) -> int:
     return value
 
 
-def _template(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = doc.get("spec") or {}
-    if doc["kind"] == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-    template = spec.get("template")
-    return template if isinstance(template, Mapping) else {}
+def _template(doc: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    return _mapping(_spec(doc, where).get("template"), f"{where}: pod template")
 
 
 def produces_pods(kind: str) -> bool:
@@ -124,21 +142,20 @@ def pod_manifests(doc: Mapping[str, Any], where: str = "") -> list[tuple[Mapping
     kind = doc["kind"]
     if kind == "Pod":
         return [(doc, None)]
-    meta = doc.get("metadata") or {}
+    meta = _mapping(doc.get("metadata"), f"{where or kind}: metadata")
     name = meta.get("name") or "workload"
+    where = where or f"{kind} {name}"
     if kind in _WORKLOAD_KINDS:
-        groups: list[TemplateGroup] | None = [(name, _replicas(doc, where or f"{kind} {name}"), _template(doc))]
+        groups: list[TemplateGroup] | None = [(name, _replicas(doc, where), _template(doc, where))]
     else:
         groups = pod_templates(doc, where)
     out: list[tuple[Mapping[str, Any], int | None]] = []
     for prefix, replicas, template in groups or ():
         if replicas > MAX_PODS:
-            raise ManifestError(
-                f"{where or kind} {kind} {name}: {replicas} replicas, more than plan reads ({MAX_PODS})"
-            )
+            raise ManifestError(f"{where}: {replicas} replicas, more than plan reads ({MAX_PODS})")
         if not replicas:
             continue
-        pod_meta = dict(template.get("metadata") or {})
+        pod_meta = dict(_mapping(template.get("metadata"), f"{where}: spec.template.metadata"))
         pod_meta["name"] = prefix
         pod_meta["namespace"] = meta.get("namespace") or "default"
         pod_meta["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]

@@ -15,12 +15,11 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from luna_autoscaler.cli.inputs import MAX_PODS, pod_manifests, produces_pods, read_documents, source_name
 from luna_autoscaler.cli.text import counted
-from luna_autoscaler.config import Config, config_from_yaml
+from luna_autoscaler.config import Config, config_from_file
 from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.models.constraints import OFFERINGS as OFFERINGS_ANNOTATION
@@ -338,10 +337,7 @@ def _pod_list(pods: Sequence[str], limit: int = 3) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_yaml(Path(args.config).read_text(), source=args.config) if args.config else Config()
-    except OSError as e:
-        raise ConfigError(f"{args.config}: cannot read: {e.strerror or e}") from None
+    config = config_from_file(args.config) if args.config else Config()
     if args.cloud == "all" and args.region:
         raise ConfigError("--region cannot be combined with --cloud all (each cloud uses its default region)")
     workload = load_workload(args.pods, args.nodes, None if args.all_pods else config)

@@ -18,14 +18,13 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
 import structlog
 from prometheus_client import REGISTRY
 
 from luna_autoscaler.cli.providers import preflight
-from luna_autoscaler.config import Config, config_from_yaml, duration_seconds
+from luna_autoscaler.config import Config, config_from_file, duration_seconds
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, check_reachable, connect
 from luna_autoscaler.kube.clock import utc_now
@@ -89,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--interval", type=_seconds, default=2.0, metavar="DURATION", help="time between cycles (default 2s)"
     )
+    p.add_argument(
+        "--cache-stale-after",
+        type=_seconds,
+        default=30.0,
+        metavar="DURATION",
+        help="the cluster cache is stale (cycles fail, /healthz and /readyz 503) once a resource has had no "
+        "successful list or watch for this long (default 30s)",
+    )
     p.add_argument("--metrics-port", type=int, default=8080, help="port of /metrics (default 8080; 0: off)")
     p.add_argument("--health-port", type=int, default=8081, help="port of /healthz and /readyz (default 8081; 0: off)")
     p.add_argument(
@@ -118,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         elector = LeaseElector(api, ElectionSettings(namespace=args.namespace))
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        cluster = KubeCluster(api, KubeSettings(config_map_namespace=args.namespace)).start()
+        settings = KubeSettings(config_map_namespace=args.namespace, stale_after_seconds=args.cache_stale_after)
+        leading = elector.is_leader if elector is not None else lambda: True
+        cluster = KubeCluster(api, settings, leading=leading).start()
         try:
             return _run(args, cluster, elector, local_config, stop, factory=factory)
         finally:
@@ -172,13 +181,7 @@ def _run(
 
 
 def _local_config(path: str | None) -> Config | None:
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    return config_from_yaml(text, source=path)
+    return config_from_file(path) if path else None
 
 
 def _serve(
@@ -189,7 +192,7 @@ def _serve(
     stop: threading.Event,
 ) -> None:
     """The long-running daemon: endpoints up, campaign for the lease, loop until `stop`, then tear down."""
-    health = Health(utc_now, interval_seconds=args.interval, synced=lambda: cluster.synced)
+    health = Health(utc_now, interval_seconds=args.interval, synced=lambda: cluster.synced, stale=cluster.staleness)
     servers: list[HealthServer] = []
     for port in sorted({args.metrics_port, args.health_port} - {0}):
         servers.append(HealthServer(health, (reconciler.metrics.registry, REGISTRY), port=port).start())

@@ -38,6 +38,10 @@ class NotSynced(LunaError):
     """The cache has not completed its first list of every resource: acting now would act on a partial view."""
 
 
+class CacheStale(LunaError):
+    """The cache has not been refreshed for too long (API server unreachable): acting now would act on the past."""
+
+
 def object_key(obj: Json) -> str:
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace")

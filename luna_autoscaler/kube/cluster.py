@@ -12,10 +12,11 @@ Reading is from the watch-fed cache (never a list per cycle); writing is a direc
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -24,7 +25,7 @@ import structlog
 from kubernetes import client as k8s
 
 from luna_autoscaler.config import Config
-from luna_autoscaler.kube.cache import ClusterCache, NotSynced
+from luna_autoscaler.kube.cache import CacheStale, ClusterCache, NotSynced
 from luna_autoscaler.kube.clock import Sleeper, utc_now
 from luna_autoscaler.kube.config_source import (
     CONFIG_INVALID,
@@ -60,6 +61,9 @@ class KubeSettings:
     instance: str = field(default_factory=socket.gethostname)  # Events' reportingInstance: the pod name in-cluster
     event_dedupe_seconds: float = 600.0
     conflict_attempts: int = 5  # read-modify-write retries on 409 (taints)
+    # A resource whose every list and watch has failed this long makes the cache stale: cycles fail and /healthz
+    # and /readyz say so, rather than acting on (and reporting healthy from) a view of the past.
+    stale_after_seconds: float = 30.0
 
 
 class KubeCluster:
@@ -72,8 +76,15 @@ class KubeCluster:
         *,
         clock: Clock = utc_now,
         sleep: Sleeper | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`leading()` says whether this replica holds the lease: only the leader posts ConfigInvalid Events, so one
+        bad update gives one Event however many replicas watch the ConfigMap."""
         self.settings = settings or KubeSettings()
+        self._leading = leading
+        self._config_report_lock = threading.Lock()
+        self._config_report: tuple[ObjectRef, str] | None = None
         self._stopping = threading.Event()
         self.rest = Rest(api_client, policy=self.settings.calls, sleep=sleep or self._stopping.wait)
         self.cache = ClusterCache()
@@ -87,36 +98,29 @@ class KubeCluster:
         self.config_source = ConfigSource(
             self.settings.config_map_name,
             self.settings.config_map_namespace,
-            report=lambda about, message: self.events.post(about, CONFIG_INVALID, message, warning=True),
+            report=self._config_invalid,
         )
         rest, cache, watch = self.rest, self.cache, self.settings.watch
         self.workload_stores = WorkloadStores(rest, cache, watch)
+        reflector = functools.partial(Reflector, rest=rest, settings=watch, monotonic=monotonic)
         self.reflectors = (
-            Reflector(
+            reflector(
                 "pods",
-                rest,
-                rest.core.list_pod_for_all_namespaces,
-                cache.pods,
-                settings=watch,
+                list_call=rest.core.list_pod_for_all_namespaces,
+                sink=cache.pods,
                 list_kwargs={"field_selector": LIVE_PODS},
             ),
-            Reflector("nodes", rest, rest.core.list_node, cache.nodes, settings=watch),
-            Reflector(
-                "daemonsets", rest, rest.apps.list_daemon_set_for_all_namespaces, cache.daemonsets, settings=watch
-            ),
-            Reflector(
+            reflector("nodes", list_call=rest.core.list_node, sink=cache.nodes),
+            reflector("daemonsets", list_call=rest.apps.list_daemon_set_for_all_namespaces, sink=cache.daemonsets),
+            reflector(
                 "poddisruptionbudgets",
-                rest,
-                rest.policy_v1.list_pod_disruption_budget_for_all_namespaces,
-                cache.pdbs,
-                settings=watch,
+                list_call=rest.policy_v1.list_pod_disruption_budget_for_all_namespaces,
+                sink=cache.pdbs,
             ),
-            Reflector(
+            reflector(
                 "configmaps",
-                rest,
-                rest.core.list_namespaced_config_map,
-                self.config_source,
-                settings=watch,
+                list_call=rest.core.list_namespaced_config_map,
+                sink=self.config_source,
                 list_args=(self.settings.config_map_namespace,),
                 list_kwargs={"field_selector": f"metadata.name={self.settings.config_map_name}"},
             ),
@@ -156,16 +160,49 @@ class KubeCluster:
         """Resources whose watch is failing now → the last error (empty: all healthy), for /healthz."""
         return {r.resource: r.last_error for r in self.reflectors if r.last_error}
 
+    def staleness(self) -> str | None:
+        """Why the cache is stale (a resource not refreshed for longer than `stale_after_seconds`), or None."""
+        limit = self.settings.stale_after_seconds
+        stale = [(r, r.failing_for_seconds()) for r in self.reflectors]
+        stale = [(r, age) for r, age in stale if age > limit]
+        if not stale:
+            return None
+        detail = "; ".join(f"{r.resource} for {age:.0f}s ({r.last_error})" for r, age in stale)
+        return f"cluster cache not refreshed (limit {limit:.0f}s): no successful list or watch of {detail}"
+
     # -- reading ------------------------------------------------------------------------------------------------
 
     def snapshot(self) -> ClusterSnapshot:
         if not self.synced:
             missing = ", ".join(r.resource for r in self.reflectors if not r.synced.is_set())
             raise NotSynced(f"the cluster cache has not listed {missing} yet")
+        if (why := self.staleness()) is not None:
+            raise CacheStale(why)
         return self.cache.snapshot()
 
     def config(self) -> Config | None:
+        """The last good configuration; the leader reads it every cycle and posts any ConfigInvalid still owed."""
+        self._post_config_report()
         return self.config_source.config()
+
+    def _config_invalid(self, about: ObjectRef, message: str) -> None:
+        with self._config_report_lock:
+            self._config_report = (about, message)
+        self._post_config_report()
+
+    def _post_config_report(self) -> None:
+        """Post the pending ConfigInvalid Event if this replica leads and the problem still stands."""
+        if not self._leading():
+            return
+        with self._config_report_lock:
+            report, self._config_report = self._config_report, None
+        if report is None or self.config_source.problem() is None:
+            return
+        try:
+            self.events.post(report[0], CONFIG_INVALID, report[1], warning=True)
+        except KubeApiError:  # logged by the recorder; owed still: the next cycle tries again
+            with self._config_report_lock:
+                self._config_report = self._config_report or report
 
     def config_problem(self) -> str | None:
         return self.config_source.problem()

@@ -94,7 +94,9 @@ class EventRecorder:
         return False
 
     def post(self, about: ObjectRef, reason: str, message: str, *, warning: bool = False) -> bool:
-        """Post an Event; False if it was a recent duplicate or could not be posted (logged)."""
+        """Post an Event; False if it was a recent duplicate. KubeApiError (logged) if it could not be posted, so
+        that the caller knows to try again: one swallowed here was remembered as said by the loop and never
+        retried, and the pod never got its reason."""
         now = self._clock()
         if self._seen_recently((about.kind, about.namespace, about.name, reason, message), now):
             return False
@@ -121,7 +123,7 @@ class EventRecorder:
             )
             with self._lock:  # not posted: let the next attempt through
                 self._recent.pop((about.kind, about.namespace, about.name, reason, message), None)
-            return False
+            raise
 
     def _post_v1(self, draft: _Draft) -> None:
         body = {

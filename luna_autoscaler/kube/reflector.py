@@ -11,7 +11,9 @@ a load balancer would be the expensive choice. Nothing is lost or duplicated eit
 sink's whole state, and watch events carry whole objects keyed by namespace/name.
 
 No exception ever leaves the thread: failures are logged, counted, exposed as `last_error` for health checks, and
-retried with backoff.
+retried with backoff. `failing_for_seconds` says how long the resource has gone without a successful list, event
+or watch renewal: a cache that is not being refreshed must not be acted on as if it were current (see
+`KubeCluster.staleness`).
 """
 
 from __future__ import annotations
@@ -81,10 +83,13 @@ class Reflector:
         settings: WatchSettings,
         list_args: tuple[Any, ...] = (),
         list_kwargs: Mapping[str, Any] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.resource = resource
         self.synced = threading.Event()
         self.last_error: str | None = None
+        self._monotonic = monotonic
+        self._failing_since: float | None = None  # first failure since the last success
         self._rest = rest
         self._list_call = list_call
         self._list_args = list_args
@@ -123,14 +128,22 @@ class Reflector:
                     raise KubeApiError(f"watch {self.resource}: ended after {lasted:.2f} s with no event", status=None)
                 WATCH_RESTARTS.labels(self.resource, "timeout").inc()
                 self._failures = 0
+                self._failing_since = None
             except KubeApiError as e:
                 self._failed(e)
             except Exception as e:  # a bug in a sink must not kill the loop: report, back off, retry
                 log.exception("kube.reflector_bug", resource=self.resource)
                 self._failed(KubeApiError(f"{self.resource}: {type(e).__name__}: {e}", status=None))
 
+    def failing_for_seconds(self) -> float:
+        """How long every list and watch of this resource has been failing (0: the last one succeeded)."""
+        since = self._failing_since
+        return 0.0 if since is None else max(0.0, self._monotonic() - since)
+
     def _failed(self, error: KubeApiError) -> None:
         self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._monotonic()
         expired = error.status == 410
         self.last_error = str(error)
         WATCH_RESTARTS.labels(self.resource, "expired" if expired else "error").inc()
@@ -178,6 +191,7 @@ class Reflector:
         self._sink.replace(items(), rv)
         RELISTS.labels(self.resource).inc()
         self._failures = 0
+        self._failing_since = None
         self.last_error = None
         log.info("kube.listed", resource=self.resource, resource_version=rv)
         return rv
@@ -197,6 +211,7 @@ class Reflector:
             **self._list_kwargs,
         )
         self._response = response
+        self._failing_since = None  # the server answered: from here the stream keeps the cache current
         try:
             if self._stop.is_set():  # stop() ran before the response was published: it could not cut it
                 return delivered
@@ -232,4 +247,5 @@ class Reflector:
         if rv:
             self._rv = rv
         self._failures = 0
+        self._failing_since = None
         self.last_error = None

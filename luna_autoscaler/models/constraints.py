@@ -7,13 +7,14 @@ skips that pod (reporting `InvalidAnnotation`) while every other pod goes on.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from luna_autoscaler.errors import shown
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.gpu_sku import known_skus, requested_skus
+from luna_autoscaler.models.type_pattern import TypePattern, type_pattern
 
 PREFIX = "node.elotl.co/"
 INSTANCE_TYPE_REGEXP = PREFIX + "instance-type-regexp"
@@ -34,14 +35,14 @@ class AnnotationProblem:
     why: str
 
     def __str__(self) -> str:
-        return f"annotation {self.annotation}={self.value!r}: {self.why}"
+        return f"annotation {self.annotation}={shown(self.value, 80)}: {self.why}"
 
 
 @dataclass(frozen=True, slots=True)
 class PodConstraints:
     """What a pod's annotations allow. None means "no constraint from annotations"."""
 
-    instance_type_regexp: re.Pattern[str] | None = None
+    instance_type_regexp: TypePattern | None = None
     family_inclusions: frozenset[str] | None = None
     family_exclusions: frozenset[str] = frozenset()
     gpu_skus: frozenset[str] | None = None  # canonical SKUs (see gpu_sku.requested_skus)
@@ -56,6 +57,11 @@ class PodConstraints:
 
 
 NO_CONSTRAINTS = PodConstraints()
+
+
+# ASCII digits only (Python's int() and float() also take "١٢", "1_000" and "inf"), and few enough of them.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})")
+_COUNT = re.compile(r"[+-]?[0-9]{1,6}")
 
 
 def _csv(value: str) -> list[str]:
@@ -95,9 +101,9 @@ def parse_constraints(annotations: Mapping[str, str]) -> tuple[PodConstraints, t
             problem(INSTANCE_TYPE_REGEXP, "empty regular expression")
         else:
             try:
-                fields["instance_type_regexp"] = re.compile(raw.strip())
-            except re.error as e:
-                problem(INSTANCE_TYPE_REGEXP, f"invalid regular expression: {e}")
+                fields["instance_type_regexp"] = type_pattern(raw.strip())
+            except ValueError as e:
+                problem(INSTANCE_TYPE_REGEXP, str(e))
 
     for name, key in ((FAMILY_INCLUSIONS, "family_inclusions"), (FAMILY_EXCLUSIONS, "family_exclusions")):
         if (raw := annotations.get(name)) is not None:
@@ -130,26 +136,22 @@ def parse_constraints(annotations: Mapping[str, str]) -> tuple[PodConstraints, t
             problem(OFFERINGS, str(e).removeprefix("value: "))
 
     if (raw := annotations.get(MAX_COST)) is not None:
-        try:
-            cost = float(raw.strip().lstrip("$"))
-        except ValueError:
+        text = raw.strip().removeprefix("$")
+        if not _DECIMAL.fullmatch(text):
             problem(MAX_COST, "not a number (expected USD per hour, e.g. 4.75)")
+        elif (cost := float(text)) <= 0:
+            problem(MAX_COST, "must be a positive number of USD per hour")
         else:
-            if not math.isfinite(cost) or cost <= 0:
-                problem(MAX_COST, "must be a positive number of USD per hour")
-            else:
-                fields["max_cost_usd_per_hour"] = cost
+            fields["max_cost_usd_per_hour"] = cost
 
     if (raw := annotations.get(MAX_GPUS)) is not None:
-        try:
-            gpus = int(raw.strip())
-        except ValueError:
+        text = raw.strip()
+        if not _COUNT.fullmatch(text):
             problem(MAX_GPUS, "not a whole number (expected a GPU count, e.g. 2)")
+        elif (gpus := int(text)) < 0:
+            problem(MAX_GPUS, "must not be negative")
         else:
-            if gpus < 0:
-                problem(MAX_GPUS, "must not be negative")
-            else:
-                fields["max_gpus"] = gpus
+            fields["max_gpus"] = gpus
 
     for name in annotations:
         if name.startswith(PREFIX + "instance-") and name not in ANNOTATIONS:

@@ -82,9 +82,8 @@ class Resources:
         cpu = memory = pods = storage = 0
         extended: dict[str, int] = {}
         prefix = f"{where}: " if where else ""
-        for name, raw in (quantities or {}).items():
+        for name, value in (quantities or {}).items():
             try:
-                value = raw if isinstance(raw, (str, int, float)) else str(raw)
                 if name == CPU:
                     cpu = cpu_millis(value)
                 elif name == MEMORY:
@@ -100,8 +99,6 @@ class Resources:
             except QuantityError as e:
                 detail = str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}"
                 raise QuantityError(f"{prefix}{detail}") from e
-            if (extended.get(name, 0) < 0) or min(cpu, memory, pods, storage) < 0:
-                raise QuantityError(f"{prefix}{name}: {raw!r} is negative")
         return Resources.of(cpu, memory, pods, storage, extended)
 
     def get(self, name: str) -> int:

@@ -5,6 +5,9 @@
   failing every cycle is restarted by its liveness probe, while one bad cycle is not enough.
 - /readyz: 200 once the caches the loop reads are synced (leader and standby alike: a standby is ready to take
   over), 503 before.
+- Both turn 503 at once while the caches are stale (`stale()` gives a reason: no successful list or watch for
+  longer than the staleness window, as in an API server outage). Cycles then fail too, but a replica blind to
+  the cluster must not answer "ok" from a view of the past for the whole of the stale-after delay.
 - /metrics: the Prometheus text format of the given registries (the loop's own, and the process-wide default
   one where the Kubernetes adapter keeps its watch metrics).
 
@@ -31,10 +34,12 @@ class Health:
         interval_seconds: float,
         stale_after_seconds: float | None = None,
         synced: Callable[[], bool] = lambda: True,
+        stale: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._clock = clock
         self.stale_after_seconds = stale_after_seconds or max(30.0, 5 * interval_seconds)
         self._synced = synced
+        self._stale = stale
         self._lock = threading.Lock()
         self._started = clock()
         self._last_ok: datetime | None = None
@@ -52,6 +57,8 @@ class Health:
             self._last_error = error
 
     def healthy(self) -> tuple[bool, str]:
+        if (why := self._stale()) is not None:
+            return False, why
         now = self._clock()
         with self._lock:
             reference = self._last_ok or self._started
@@ -64,7 +71,10 @@ class Health:
         return False, f"stale: {what} {age:.0f}s ago (limit {self.stale_after_seconds:.0f}s){detail}"
 
     def ready(self) -> tuple[bool, str]:
-        return (True, "ok") if self._synced() else (False, "caches not synced yet")
+        if not self._synced():
+            return False, "caches not synced yet"
+        why = self._stale()
+        return (True, "ok") if why is None else (False, why)
 
 
 class HealthServer:

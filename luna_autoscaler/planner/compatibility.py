@@ -15,7 +15,6 @@ never disagree. Results that do not depend on requests are cached per signature.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from luna_autoscaler.models.mig import all_profile_names
 from luna_autoscaler.models.pod import DaemonSet
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED, NVIDIA_MIG_PREFIX, ZERO, Resources
 from luna_autoscaler.models.scheduling import Toleration, tolerates_all
+from luna_autoscaler.models.type_pattern import type_pattern
 from luna_autoscaler.planner.classes import PodClass, Signature
 from luna_autoscaler.planner.shapes import NodeKind, Purchasable
 from luna_autoscaler.planner.types import BinKind
@@ -88,7 +88,7 @@ class Compatibility:
         self.daemonsets = tuple(sorted(daemonsets, key=lambda d: (d.namespace, d.name)))
         self.architectures = config.architectures()
         self.pack_type_regexp = (
-            re.compile(config.bin_packing_node_type_regexp) if config.bin_packing_node_type_regexp else None
+            type_pattern(config.bin_packing_node_type_regexp) if config.bin_packing_node_type_regexp else None
         )
         self.kinds_of_type: dict[str, list[NodeKind]] = {}
         for kind in kinds:

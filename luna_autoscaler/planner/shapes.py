@@ -24,7 +24,6 @@ keeps.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -44,6 +43,7 @@ from luna_autoscaler.models.mig import layouts, mig_model
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import CPU, EPHEMERAL_STORAGE, MEMORY, NVIDIA_GPU, PODS, Resources
 from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.models.type_pattern import type_pattern
 
 MIG_SINGLE_TAINT = Taint("nvidia.com/mig", "single", "NoSchedule")
 """Nodes partitioned under the single MIG strategy expose slices as `nvidia.com/gpu`; pods that tolerate this
@@ -74,7 +74,7 @@ def _slicing_entry(it: InstanceType, entries: Iterable[TimeSlicing]) -> TimeSlic
     for entry in entries:
         if sku is not None and any(sku in requested_skus(s) for s in entry.gpu_skus):
             return entry
-        if entry.instance_type_regexp and re.search(entry.instance_type_regexp, it.name):
+        if entry.instance_type_regexp and type_pattern(entry.instance_type_regexp).search(it.name):
             return entry
     return None
 

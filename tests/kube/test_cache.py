@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from kubernetes.client import ApiClient
 
 from luna_autoscaler.backoff import Backoff
 from luna_autoscaler.kube import CallPolicy, KubeCluster, KubeSettings, NotSynced, WatchSettings
+from luna_autoscaler.kube.cache import CacheStale
 from luna_autoscaler.kube.cluster import LIVE_PODS
 from luna_autoscaler.models.resources import Resources
+from luna_autoscaler.observability.health import Health
 from tests.kube.conftest import FAST_BACKOFF, SETTINGS, wait_until
 from tests.kubeapi import FakeApiServer, Fault
 from tests.kubeapi.objects import daemonset, node, pdb, pod
@@ -212,3 +215,46 @@ def test_no_snapshot_before_the_first_list(api: FakeApiServer, client: ApiClient
         assert "500" in cluster.problems()["nodes"]
     finally:
         cluster.stop()
+
+
+def _poll(predicate: Callable[[], bool], timeout_seconds: float = 10.0) -> bool:
+    """Poll a condition that no cache change signals (a failing watch changes nothing), bounded."""
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_cache_not_refreshed_for_longer_than_the_window_is_stale_until_the_watches_are_back(
+    api: FakeApiServer, start_cluster: Start
+) -> None:
+    """An API outage (500 on every request, every watch cut): cycles must not go on from the old view, and the
+    probes must say so (issue 12: /healthz stayed 200 through a 50 s outage)."""
+    api.create(node("n1"))
+    ticks = [1000.0]
+    settings = KubeSettings(watch=SETTINGS.watch, calls=SETTINGS.calls, stale_after_seconds=30.0)
+    cluster = start_cluster(settings, monotonic=lambda: ticks[0])
+    health = Health(lambda: datetime(2025, 1, 1, tzinfo=UTC), interval_seconds=2.0, stale=cluster.staleness)
+    health.succeeded(datetime(2025, 1, 1, tzinfo=UTC))
+
+    api.inject(Fault(path=r"^/api", status=500, times=None))
+    api.drop_watches()
+    core = [r for r in cluster.reflectors if r.resource in ("pods", "nodes", "daemonsets", "configmaps")]
+    assert _poll(lambda: all("500" in (r.last_error or "") for r in core)), cluster.problems()
+    ticks[0] += 30.0  # at the window: not stale yet
+    assert cluster.staleness() is None and [n.name for n in cluster.snapshot().nodes] == ["n1"]
+    assert health.healthy() == (True, "ok")
+
+    ticks[0] += 1.0
+    why = cluster.staleness()
+    assert why is not None and "not refreshed" in why and "pods for 31s" in why and "500" in why
+    with pytest.raises(CacheStale, match="not refreshed"):
+        cluster.snapshot()
+    assert health.healthy() == (False, why) and health.ready() == (False, why)
+
+    api.clear_faults()
+    assert _poll(lambda: cluster.staleness() is None), cluster.problems()
+    assert [n.name for n in cluster.snapshot().nodes] == ["n1"]
+    assert health.healthy() == (True, "ok") and health.ready() == (True, "ok")

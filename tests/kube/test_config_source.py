@@ -123,3 +123,37 @@ def test_the_configmap_name_and_namespace_are_settings(api: FakeApiServer, start
     assert config is not None and config.max_nodes == 7
     (listed,) = [r for r in api.requests if r.resource == "configmaps" and r.verb == "list"]
     assert listed.namespace == "kube-system" and listed.query["fieldSelector"] == "metadata.name=autoscaler"
+
+
+def test_only_the_leader_posts_config_invalid(api: FakeApiServer, start_cluster: Start) -> None:
+    """Two replicas watch the ConfigMap; one bad update gives one Event (issue 12: one per replica)."""
+    api.create(configmap(NAME, NAMESPACE, {"maxNodes": "10"}))
+    leader = [True, False]
+    replicas = [start_cluster(leading=lambda i=i: leader[i]) for i in range(2)]
+    generations = [r.config_source.generation for r in replicas]
+    api.patch("ConfigMap", NAME, {"data": {"maxNodes": "-3"}}, namespace=NAMESPACE)
+    for replica, generation in zip(replicas, generations, strict=True):
+        _wait_for_config_change(replica, generation)
+        assert "maxNodes" in (replica.config_problem() or "")
+        replica.config()  # what every cycle does
+    (event,) = _config_events(api)
+    assert "maxNodes" in str(event["note"])
+
+    # the standby takes over while the problem stands: it posts what it owes, once
+    leader[:] = [False, True]
+    replicas[1].config()
+    replicas[1].config()
+    assert len(_config_events(api)) == 2
+
+    # a problem fixed before a replica leads is never reported by it
+    for data in ({"nodeArchitecture": "sparc"}, {"maxNodes": "5", "nodeArchitecture": None}):
+        generations = [r.config_source.generation for r in replicas]
+        api.patch("ConfigMap", NAME, {"data": data}, namespace=NAMESPACE)
+        for replica, generation in zip(replicas, generations, strict=True):
+            _wait_for_config_change(replica, generation)
+    leader[:] = [True, False]
+    assert replicas[0].config() is not None
+    notes = [str(e["note"]) for e in _config_events(api)]
+    assert (
+        len(notes) == 3 and sum("sparc" in n for n in notes) == 1
+    )  # replica 1 led when "sparc" came; replica 0 never reports it

@@ -183,10 +183,14 @@ def test_events_fall_back_to_core_v1_when_events_k8s_io_is_not_served(api: FakeA
     assert missing.hits == 1  # the second Event went straight to core/v1
 
 
-def test_an_event_that_cannot_be_posted_never_fails_the_caller(api: FakeApiServer, start_cluster: Start) -> None:
+def test_an_event_that_cannot_be_posted_raises_and_is_not_deduplicated(
+    api: FakeApiServer, start_cluster: Start
+) -> None:
+    """The caller must learn it failed (the loop retries next cycle); swallowing it lost pods' reasons."""
     cluster = start_cluster()
     api.inject(Fault(path=r"/events$", method="POST", status=500, times=None))
-    cluster.post_event(ObjectRef("Pod", "p", "default"), "TriggeredScaleUp", "x")
+    with pytest.raises(KubeApiError, match="500"):
+        cluster.post_event(ObjectRef("Pod", "p", "default"), "TriggeredScaleUp", "x")
     api.clear_faults()
     cluster.post_event(ObjectRef("Pod", "p", "default"), "TriggeredScaleUp", "x")  # not deduplicated: it failed
     assert len(api.list("Event", api_version="events.k8s.io/v1")) == 1

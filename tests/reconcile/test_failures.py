@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from luna_autoscaler.errors import OfferingRef, QuotaExceeded, Transient
 from luna_autoscaler.models import scheduling as lbl
+from tests.kubeapi import Fault
 from tests.reconcile.world import World
 
 
@@ -155,6 +156,19 @@ def test_orphan_instance_is_garbage_collected_after_grace(make_world) -> None:
 
     assert [(r.instance_id, r.reason) for r in report.removed] == [(launched.instance_id, "orphan")]
     assert w.live_instances() == ()
+
+
+def test_a_reason_the_api_refused_to_record_is_posted_again_next_cycle(make_world) -> None:
+    """Found by the fault suite: an Event lost to a 500 was remembered as said, so the pod never got its reason."""
+    w: World = make_world()
+    w.add_pod("huge", cpu="500", memory="1Gi")  # fits no instance type
+    down = w.server.inject(Fault(path=r"/events$", method="POST", status=500, times=None))
+    assert w.cycle().unplaced and down.hits > 0
+    assert w.events("NotTriggerScaleUp") == []
+    w.server.clear_faults()
+    w.cycle(advance_seconds=5)
+    ((pod, message),) = w.events("NotTriggerScaleUp")
+    assert pod == "huge" and "didn't trigger scale-up" in message
 
 
 def test_a_node_the_api_will_not_label_is_counted_and_labelled_on_a_later_cycle(make_world) -> None:

@@ -21,7 +21,7 @@ import structlog
 from luna_autoscaler.cli import run
 from luna_autoscaler.errors import ConfigError
 from tests.conftest import InstallProvider
-from tests.kubeapi import FakeApiServer
+from tests.kubeapi import FakeApiServer, Fault
 from tests.kubeapi import objects as k
 from tests.reconcile import plugins
 
@@ -157,7 +157,7 @@ def test_daemon_leads_acts_serves_health_and_exits_cleanly_on_sigterm(server: Fa
     ]
     daemon = subprocess.Popen([sys.executable, "-c", DRIVER, *argv], env=env, cwd=ROOT, stderr=subprocess.PIPE)
     try:
-        assert wait_until(lambda: status(f"http://127.0.0.1:{port}/readyz") == 200), "never ready"
+        assert wait_until(lambda: status(f"http://127.0.0.1:{port}/readyz") == 200, 90.0), "never ready"
         assert wait_until(
             lambda: any(
                 e.get("reason") == "TriggeredScaleUp" for e in server.list("Event", api_version="events.k8s.io/v1")
@@ -175,3 +175,40 @@ def test_daemon_leads_acts_serves_health_and_exits_cleanly_on_sigterm(server: Fa
             daemon.wait()
     released = server.get("Lease", "luna-autoscaler", namespace="default")
     assert not released["spec"].get("holderIdentity")
+
+
+def body(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""
+
+
+def test_health_goes_unhealthy_during_an_api_outage_and_recovers(server: FakeApiServer, kubeconfig: str) -> None:
+    """From outside, as a kubelet's probes see it: every request 500 and every watch cut (issue 12: /healthz and
+    /readyz stayed 200 through a 50 s outage while cycles ran on the stale cache)."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["run", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t", "--interval", "0.2"]
+    argv += ["--namespace", "default", "--health-port", str(port), "--metrics-port", "0", "--log-level", "error"]
+    argv += ["--cache-stale-after", "1s"]
+    daemon = subprocess.Popen([sys.executable, "-c", DRIVER, *argv], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    healthz, readyz = f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{port}/readyz"
+    try:
+        # start-up (imports, first lists) takes seconds on a loaded 2-core machine
+        assert wait_until(lambda: status(readyz) == 200 and status(healthz) == 200, 90.0), "never healthy"
+        server.inject(Fault(path=r"^/api", status=500, times=None))
+        server.drop_watches()
+        assert wait_until(lambda: body(healthz)[0] == 503, 30.0), "healthz stayed 200 through the outage"
+        code, text = body(readyz)
+        assert code == 503 and "not refreshed" in text and "500" in text
+        assert "not refreshed" in body(healthz)[1]
+
+        server.clear_faults()
+        assert wait_until(lambda: status(healthz) == 200 and status(readyz) == 200, 60.0), body(healthz)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=15)

@@ -106,6 +106,7 @@ class World:
         config: Mapping[str, str],
         *,
         join_delay_seconds: float = 60.0,
+        kube_settings: KubeSettings | None = None,
         pool_shaped: bool = False,
     ) -> None:
         self.server = server
@@ -114,9 +115,10 @@ class World:
         self.catalog = small_catalog()
         server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
         self.api = server.client()
-        self.cluster = KubeCluster(
-            self.api, KubeSettings(config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE), clock=self.clock
-        ).start()
+        settings = dataclasses.replace(
+            kube_settings or KubeSettings(), config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE
+        )
+        self.cluster = KubeCluster(self.api, settings, clock=self.clock).start()
         assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
         self.provider = FakeProvider(
             self.catalog,

@@ -35,7 +35,8 @@ def test_every_annotation_valid() -> None:
     )
     assert problems == ()
     assert constraints.any
-    assert constraints.instance_type_regexp is not None and constraints.instance_type_regexp.match("g5.xlarge")
+    assert constraints.instance_type_regexp is not None and constraints.instance_type_regexp.search("g5.xlarge")
+    assert not constraints.instance_type_regexp.search("g5.2xlarge")
     assert constraints.family_inclusions == frozenset({"g5", "g6"})
     assert constraints.family_exclusions == frozenset({"t3", "t3a"})
     assert constraints.gpu_skus == frozenset({"T4", "L4", "A10G"})
@@ -77,7 +78,10 @@ def test_gpu_skus_are_normalised_across_clouds(value: str, expected: set[str]) -
         (OFFERINGS, "", "empty"),
         (MAX_COST, "abc", "not a number"),
         (MAX_COST, "-1", "positive"),
-        (MAX_COST, "inf", "positive"),
+        (MAX_COST, "inf", "not a number"),
+        (MAX_COST, "١٢", "not a number"),
+        (MAX_GPUS, "١", "not a whole number"),
+        (MAX_GPUS, "1_000", "not a whole number"),
         (MAX_GPUS, "two", "not a whole number"),
         (MAX_GPUS, "1.5", "not a whole number"),
         (MAX_GPUS, "-1", "must not be negative"),
