@@ -54,7 +54,13 @@ class OfferingRef:
 
 
 class ProviderError(LunaError):
-    """Base of the classified errors a NodeProvider raises."""
+    """Base of the classified errors a NodeProvider raises.
+
+    `ttl_seconds`: how long the offerings it names should stay out of plans, when the cloud's own error says more
+    than the configured default (Azure: SKUNotAvailable 1 h spot / 23 h on-demand; GKE: a stockout 5 min); None:
+    the loop's configured TTL for that class (`insufficientCapacityTTL`, `quotaExceededTTL`)."""
+
+    ttl_seconds: float | None = None
 
 
 class InsufficientCapacity(ProviderError):

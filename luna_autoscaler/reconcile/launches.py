@@ -304,15 +304,15 @@ class LaunchTracker:
         if isinstance(error, InsufficientCapacity):
             self._metrics.insufficient_capacity.labels(record.capacity_type).inc()
             refs = error.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, config.ice_ttl_seconds, "insufficient-capacity")
+            self._unavailable.mark(refs, now, error.ttl_seconds or config.ice_ttl_seconds, "insufficient-capacity")
             return self._failed(record, "insufficient-capacity", error, refs, replan=True)
         if isinstance(error, QuotaExceeded):
             refs = error.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, config.quota_ttl_seconds, "quota")
+            self._unavailable.mark(refs, now, error.ttl_seconds or config.quota_ttl_seconds, "quota")
             return self._failed(record, "quota", error, refs, replan=True)
         if isinstance(error, Permanent):
             refs = error.offerings or (record.offering,)
-            self._unavailable.mark(refs, now, PERMANENT_TTL_SECONDS, "permanent")
+            self._unavailable.mark(refs, now, error.ttl_seconds or PERMANENT_TTL_SECONDS, "permanent")
             return self._failed(record, "permanent", error, refs, replan=True)
         if isinstance(error, ProviderConfigurationError):
             return self._failed(record, "configuration", error, (), replan=False)

@@ -62,3 +62,20 @@ def test_a_restart_counts_a_time_sliced_node_in_flight_with_its_replicas(make_wo
     # The rebuilt launch offers 4 replicas of its one T4 (its recorded GPU mode): the third pod fits in flight.
     assert report.launched == () and report.in_flight == 1
     assert len(w.launches()) == 1
+
+
+def test_a_cloud_error_that_says_how_long_an_offering_is_out_keeps_it_out_that_long(make_world) -> None:
+    w: World = make_world()
+    cheapest = OfferingRef("t3a.medium", "us-east-1a", "on-demand")
+    error = InsufficientCapacity("SKUNotAvailable", [cheapest])
+    error.ttl_seconds = 3600.0  # e.g. Azure's SKUNotAvailable: an hour, where the configured ICE TTL is 3 minutes
+    w.provider.fail_next_launch(error)
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    w.cycle()
+
+    w.cycle(advance_seconds=600)  # past insufficientCapacityTTL (180 s), within the error's own hour
+
+    unavailable = w.reconciler.metrics.registry.get_sample_value(
+        "luna_unavailable_offerings", {"reason": "insufficient-capacity"}
+    )
+    assert unavailable == 1
