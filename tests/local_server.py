@@ -1,5 +1,5 @@
 """A threaded HTTP server on 127.0.0.1 (a free port) for the recording servers that stand in for cloud APIs
-(tests/aws/recording_server.py, tests/azure/arm_server.py): they say what to answer, this serves it."""
+(tests/aws/recording_server.py, tests/azure/arm_server.py, tests/oci/recording_server.py): they say what to answer, this serves it."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ class LocalHttpServer:
                 self._serve()
 
             def do_POST(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
+
+            def do_PATCH(self) -> None:
                 self._serve()
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.local_server import LocalHttpServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGION = "us-sanjose-1"
@@ -72,54 +73,35 @@ class RecordingOciServer:
         self._serial = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length", "0") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, headers, payload = server._answer(self.command, self.path, dict(self.headers), raw)
-                body = json.dumps(payload).encode() if payload is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("opc-request-id", f"req-{len(server.requests)}")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def respond(
+            method: str, path: str, headers: Mapping[str, str], raw: bytes
+        ) -> tuple[int, dict[str, str], bytes]:
+            status, extra, payload = server._answer(method, path, dict(headers), raw)
+            body = json.dumps(payload).encode() if payload is not None else b""
+            return (
+                status,
+                {"Content-Type": "application/json", "opc-request-id": f"req-{len(server.requests)}", **extra},
+                body,
+            )
 
-            def do_GET(self) -> None:
-                self._handle()
-
-            def do_POST(self) -> None:
-                self._handle()
-
-            def do_DELETE(self) -> None:
-                self._handle()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http = LocalHttpServer(respond)
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     @property
     def price_list_url(self) -> str:
         return f"{self.url}/pls/apex/cetools/api/v1/products/"
 
     def start(self) -> RecordingOciServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._http.stop()
 
     # --- test controls ----------------------------------------------------------------------------------------
 
