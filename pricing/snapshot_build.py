@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,20 @@ def rows(path: Path) -> Iterator[dict[str, str]]:
 
 def optional_float(text: str) -> float | None:
     return float(text) if text.strip() else None
+
+
+def catalog_price_row(name: str, row: Mapping[str, str], source: str) -> PriceRow:
+    """The price of a row of a SkyPilot-format catalog file (`Region`, `AvailabilityZone`, `Price`, `SpotPrice`),
+    both prices from `source`."""
+    return PriceRow(
+        name,
+        row["Region"],
+        row["AvailabilityZone"],
+        float(row["Price"]),
+        source,
+        optional_float(row["SpotPrice"]),
+        source,
+    )
 
 
 def gib_to_mib(text: str) -> int:

@@ -12,7 +12,15 @@ from pathlib import Path
 from luna_autoscaler.models.catalog import Accelerator, InstanceType
 from pricing import shapes
 from pricing.snapshot import PriceRow, Source
-from pricing.snapshot_build import CloudBuild, gib_to_mib, gpu_memory_mib, instance_type, optional_float, rows
+from pricing.snapshot_build import (
+    CloudBuild,
+    catalog_price_row,
+    gib_to_mib,
+    gpu_memory_mib,
+    instance_type,
+    optional_float,
+    rows,
+)
 
 SOURCE = Source(
     "gcp",
@@ -60,17 +68,7 @@ def build(catalog_dir: Path) -> CloudBuild:
             skipped["TPU host machine rows"] += 1
             continue
         b.add_type(_gcp_type(name, r["vCPUs"], r["MemoryGiB"], None))
-        b.prices.append(
-            PriceRow(
-                name,
-                r["Region"],
-                r["AvailabilityZone"],
-                float(r["Price"]),
-                "gcp",
-                optional_float(r["SpotPrice"]),
-                "gcp",
-            )
-        )
+        b.prices.append(catalog_price_row(name, r, "gcp"))
         if name.startswith(_N1_GPU_HOSTS):
             hosts[r["AvailabilityZone"]].append(r)
 
@@ -83,17 +81,7 @@ def build(catalog_dir: Path) -> CloudBuild:
         acc = shapes.accelerator(r["AcceleratorName"], devices, gpu_memory_mib(r["GpuInfo"]))
         name = r["InstanceType"]
         b.add_type(_gcp_type(name, r["vCPUs"], r["MemoryGiB"], acc))
-        b.prices.append(
-            PriceRow(
-                name,
-                r["Region"],
-                r["AvailabilityZone"],
-                float(r["Price"]),
-                "gcp",
-                optional_float(r["SpotPrice"]),
-                "gcp",
-            )
-        )
+        b.prices.append(catalog_price_row(name, r, "gcp"))
     for name, zones in sorted(zero_host.items()):
         b.note(
             f"{name}: host price 0.0 in {zones} zones (only the GPUs are priced): dropped, its real price is unknown"

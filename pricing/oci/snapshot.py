@@ -10,8 +10,15 @@ from pathlib import Path
 
 from pricing import shapes
 from pricing.oci.flex import FLEX_SOURCE, flex_rows
-from pricing.snapshot import PriceRow, Source
-from pricing.snapshot_build import CloudBuild, gib_to_mib, gpu_memory_mib, instance_type, optional_float, rows
+from pricing.snapshot import Source
+from pricing.snapshot_build import (
+    CloudBuild,
+    catalog_price_row,
+    gib_to_mib,
+    gpu_memory_mib,
+    instance_type,
+    rows,
+)
 
 SOURCE = Source(
     "oci",
@@ -28,17 +35,7 @@ def build(catalog_dir: Path) -> CloudBuild:
         name = r["InstanceType"]
         acc = shapes.accelerator(r["AcceleratorName"], float(r["AcceleratorCount"]), gpu_memory_mib(r["GpuInfo"]))
         b.add_type(instance_type("oci", name, int(r["vCPUs"]), gib_to_mib(r["MemoryGiB"]), acc))
-        b.prices.append(
-            PriceRow(
-                name,
-                r["Region"],
-                r["AvailabilityZone"],
-                float(r["Price"]),
-                "oci",
-                optional_float(r["SpotPrice"]),
-                "oci",
-            )
-        )
+        b.prices.append(catalog_price_row(name, r, "oci"))
     for it, row in flex_rows({(p.region, p.zone) for p in b.prices}):  # CPU shapes: pricing.oci.flex
         b.add_type(it)
         b.prices.append(row)
