@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from luna_autoscaler.errors import CatalogError
+from luna_autoscaler.errors import CatalogError, ProviderConfigurationError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering, PriceProvenance
 from pricing.overhead import with_node
 from pricing.shapes import CLOUDS
@@ -266,6 +266,15 @@ def load_catalog(cloud: str, region: str | None = None) -> Catalog:
     Unknown cloud or region → CatalogError naming the choices.
     """
     return _BUNDLED.load(cloud, region)
+
+
+def provider_catalog(cloud: str, region: str | None, setting: str) -> Catalog:
+    """`load_catalog` for a provider at start-up: an unknown cloud or region is the provider's configuration error
+    naming the `setting` that chose it (`aws.region`), not a lookup error."""
+    try:
+        return load_catalog(cloud, region)
+    except CatalogError as e:
+        raise ProviderConfigurationError(f"{setting}: {e}") from e
 
 
 def regions(cloud: str) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ Importing this package costs nothing and needs no SDK; `create` imports boto3 an
 
 from __future__ import annotations
 
-from luna_autoscaler.errors import CatalogError, MissingExtra, ProviderConfigurationError
+from luna_autoscaler.errors import MissingExtra
 from luna_autoscaler.ports import NodeProvider, ProviderContext
 from providers.aws.config import AwsConfig
 
@@ -17,16 +17,13 @@ def create(ctx: ProviderContext) -> NodeProvider:
         import boto3
     except ImportError as e:
         raise MissingExtra("aws", "boto3") from e
-    from pricing.catalog import load_catalog
+    from pricing.catalog import provider_catalog
     from providers.aws.clients import AwsClients
     from providers.aws.provider import AwsProvider
 
     config = ctx.config
     aws = AwsConfig.of(config)
-    try:
-        bundled = load_catalog("aws", aws.region)
-    except CatalogError as e:
-        raise ProviderConfigurationError(f"aws.region: {e}") from e
+    bundled = provider_catalog("aws", aws.region, "aws.region")
     return AwsProvider(
         config=config,
         cluster_name=ctx.cluster_name,

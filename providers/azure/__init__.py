@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from luna_autoscaler.errors import CatalogError, MissingExtra, ProviderConfigurationError
+from luna_autoscaler.errors import MissingExtra
 from luna_autoscaler.ports import NodeProvider, ProviderContext
 from providers.azure.config import AzureConfig
 
@@ -25,16 +25,13 @@ def create(ctx: ProviderContext, *, credential: Any = None, **client_options: An
     except ImportError as e:
         raise MissingExtra("azure", "azure-mgmt-containerservice") from e
     from pricing.azure.live_catalog import LiveAzureCatalog
-    from pricing.catalog import load_catalog
+    from pricing.catalog import provider_catalog
     from providers.azure.clients import AzureClients
     from providers.azure.provider import AzureProvider
 
     config = ctx.config
     azure = AzureConfig.of(config)
-    try:
-        bundled = load_catalog("azure", azure.region)
-    except CatalogError as e:
-        raise ProviderConfigurationError(f"azure.region: {e}") from e
+    bundled = provider_catalog("azure", azure.region, "azure.region")
     prices = LiveAzureCatalog(
         bundled, base_url=azure.retail_prices_url, clock=ctx.clock, refresh_seconds=azure.pricing_refresh_seconds
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from luna_autoscaler.errors import CatalogError, ProviderConfigurationError
 from luna_autoscaler.ports import ProviderContext
-from pricing.catalog import default_region, load_catalog
+from pricing.catalog import default_region, provider_catalog
 from providers.fake.config import FakeConfig
 from providers.fake.provider import FakeProvider, ProviderCall
 
@@ -24,9 +24,9 @@ def create(ctx: ProviderContext) -> FakeProvider:
     section = FakeConfig.of(ctx.config)
     try:
         region = section.region or default_region(section.cloud)
-        catalog = ctx.config.with_cloud_policy(load_catalog(section.cloud, region))
     except CatalogError as e:
         raise ProviderConfigurationError(f"fake.cloud/fake.region: {e}") from e
+    catalog = ctx.config.with_cloud_policy(provider_catalog(section.cloud, region, "fake.cloud/fake.region"))
     return FakeProvider(
         catalog,
         ctx.clock,

@@ -7,7 +7,7 @@ libraries and turns their absence into `MissingExtra`.
 
 from __future__ import annotations
 
-from luna_autoscaler.errors import CatalogError, MissingExtra, ProviderConfigurationError
+from luna_autoscaler.errors import MissingExtra, ProviderConfigurationError
 from luna_autoscaler.ports import NodeProvider, ProviderContext
 from providers.gcp.config import GcpConfig
 
@@ -22,16 +22,13 @@ def create(ctx: ProviderContext) -> NodeProvider:
         from google.cloud import billing_v1, compute_v1, container_v1  # noqa: F401
     except ImportError as e:
         raise MissingExtra("gcp", "google-cloud-container, google-cloud-compute and google-cloud-billing") from e
-    from pricing.catalog import load_catalog
+    from pricing.catalog import provider_catalog
     from providers.gcp.clients import GcpClients
     from providers.gcp.provider import GkeProvider
 
     config = ctx.config
     gcp = GcpConfig.of(config)
-    try:
-        bundled = load_catalog("gcp", gcp.region)
-    except CatalogError as e:
-        raise ProviderConfigurationError(f"gcp.region: {e}") from e
+    bundled = provider_catalog("gcp", gcp.region, "gcp.region")
     try:
         credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
     except DefaultCredentialsError as e:

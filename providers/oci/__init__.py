@@ -6,7 +6,7 @@ turns its absence into `MissingExtra`, so a cluster on another cloud never trips
 
 from __future__ import annotations
 
-from luna_autoscaler.errors import CatalogError, MissingExtra, ProviderConfigurationError
+from luna_autoscaler.errors import MissingExtra
 from luna_autoscaler.ports import NodeProvider, ProviderContext
 from providers.oci.config import OciConfig
 
@@ -21,15 +21,12 @@ def create(ctx: ProviderContext) -> NodeProvider:
         import oci  # noqa: F401
     except ImportError as e:
         raise MissingExtra("oci", "oci") from e
-    from pricing.catalog import load_catalog
+    from pricing.catalog import provider_catalog
     from providers.oci.clients import OciClients
     from providers.oci.provider import OciProvider
 
     config = ctx.config
-    try:
-        bundled = load_catalog("oci", BUNDLED_REGION)
-    except CatalogError as e:
-        raise ProviderConfigurationError(f"bundled OCI catalog: {e}") from e
+    bundled = provider_catalog("oci", BUNDLED_REGION, "bundled OCI catalog")
     return OciProvider(
         config=config,
         cluster_name=ctx.cluster_name,
