@@ -14,43 +14,19 @@ with a warning rather than producing a node that never joins.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
 import yaml
 
-from luna_autoscaler.errors import ProviderConfigurationError
-from luna_autoscaler.models import scheduling as lbl
-from luna_autoscaler.models.scheduling import Effect, Taint
+from luna_autoscaler.models import kubelet_flags
+from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.ports import PER_LAUNCH_LABELS
 
 log = structlog.get_logger(__name__)
 
 MIME_BOUNDARY = "//LUNA-NODECONFIG//"
-
-# Set on the Node by the kubelet (hostname, os, arch) or by the AWS cloud controller (type, zone, region).
-SET_BY_KUBELET_OR_CLOUD = frozenset(
-    {
-        lbl.HOSTNAME,
-        lbl.OS,
-        lbl.ARCH,
-        lbl.ARCH_BETA,
-        "beta.kubernetes.io/os",
-        lbl.INSTANCE_TYPE,
-        lbl.INSTANCE_TYPE_BETA,
-        lbl.ZONE,
-        lbl.ZONE_BETA,
-        lbl.REGION,
-        lbl.REGION_BETA,
-    }
-)
-# Different for every launch: carried by the instance's tags instead (one launch template per node configuration).
-PER_LAUNCH_LABELS = frozenset({lbl.LAUNCH_ID})
-_KUBELET_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
-
-_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,44 +40,15 @@ class ClusterCoordinates:
     version: str
 
 
-def _valid_key(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return False
-    return len(name) <= 63 and bool(_NAME.fullmatch(name))
-
-
-def _valid_value(value: str) -> bool:
-    return value == "" or (len(value) <= 63 and bool(_NAME.fullmatch(value)))
-
-
-def _restricted(key: str) -> bool:
-    """A kubernetes.io / k8s.io label the kubelet may not set on itself."""
-    prefix = key.rpartition("/")[0]
-    in_k8s = any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))
-    allowed = any(prefix == ns or prefix.endswith("." + ns) for ns in _KUBELET_NAMESPACES)
-    return in_k8s and not allowed
-
-
 def kubelet_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """The labels to register the node with, checked; sorted so that equal inputs give equal user data."""
-    out: dict[str, str] = {}
-    for key, value in sorted(labels.items()):
-        if key in SET_BY_KUBELET_OR_CLOUD or key in PER_LAUNCH_LABELS:
-            continue
-        if not _valid_key(key) or not _valid_value(value):
-            raise ProviderConfigurationError(f"node label {key}={value!r} is not a valid Kubernetes label")
-        if _restricted(key):
-            log.warning("node label dropped: the kubelet may not set it (NodeRestriction)", label=key)
-            continue
-        out[key] = value
-    return out
+    """The labels to register the node with, warning of each one dropped.
 
-
-def _taint_flag(taint: Taint) -> str:
-    if not _valid_key(taint.key) or not _valid_value(taint.value) or taint.effect not in set(Effect):
-        raise ProviderConfigurationError(f"node taint {taint} is not a valid Kubernetes taint")
-    return str(taint)
+    Per-launch labels are left to the instance's tags, so one launch template serves a node configuration.
+    """
+    checked = kubelet_flags.kubelet_labels(labels, leave_out=PER_LAUNCH_LABELS)
+    for key in checked.dropped:
+        log.warning("node label dropped: the kubelet may not set it (NodeRestriction)", label=key)
+    return dict(checked.labels)
 
 
 def node_config(cluster: ClusterCoordinates, labels: Mapping[str, str], taints: Sequence[Taint]) -> dict[str, object]:
@@ -110,7 +57,7 @@ def node_config(cluster: ClusterCoordinates, labels: Mapping[str, str], taints: 
     node_labels = kubelet_labels(labels)
     if node_labels:
         flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in node_labels.items()))
-    taint_flags = sorted({_taint_flag(t) for t in taints})
+    taint_flags = kubelet_flags.taint_flags(taints)
     if taint_flags:
         flags.append("--register-with-taints=" + ",".join(taint_flags))
     spec: dict[str, object] = {

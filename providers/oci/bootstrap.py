@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models import kubelet_flags
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.scheduling import Taint
@@ -33,22 +33,6 @@ from luna_autoscaler.ports import NodeConfiguration
 log = structlog.get_logger(__name__)
 
 CONFIGURATION_KEY = "luna-node-configuration"
-SET_BY_KUBELET_OR_CLOUD = frozenset(
-    {
-        lbl.HOSTNAME,
-        lbl.OS,
-        lbl.ARCH,
-        lbl.ARCH_BETA,
-        "beta.kubernetes.io/os",
-        lbl.INSTANCE_TYPE,
-        lbl.INSTANCE_TYPE_BETA,
-        lbl.ZONE,
-        lbl.ZONE_BETA,
-        lbl.REGION,
-        lbl.REGION_BETA,
-    }
-)
-_KUBELET_MAY_SET = ("kubelet.kubernetes.io/", "node.kubernetes.io/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,29 +51,24 @@ class Networking:
 
 
 def kubelet_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    kept: dict[str, str] = {}
-    for key, value in sorted(labels.items()):
-        if key in SET_BY_KUBELET_OR_CLOUD:
-            continue
-        prefix = key.partition("/")[0] if "/" in key else ""
-        restricted = prefix.endswith(("kubernetes.io", "k8s.io")) and not key.startswith(_KUBELET_MAY_SET)
-        if restricted:
-            log.warning("label in a namespace the kubelet may not set was dropped", label=key)
-            continue
-        kept[key] = value
-    return kept
+    """The labels to register the node with, warning of each one dropped."""
+    checked = kubelet_flags.kubelet_labels(labels)
+    for key in checked.dropped:
+        log.warning("node label dropped: the kubelet may not set it (NodeRestriction)", label=key)
+    return dict(checked.labels)
 
 
 def user_data(cluster: Cluster, taints: tuple[Taint, ...]) -> str:
     """Base64 cloud-init user data: run OKE's bootstrap with the endpoint, the CA and the node's taints."""
+    flags = kubelet_flags.taint_flags(taints)
     script = [
         "#!/usr/bin/env bash",
         "bash /etc/oke/oke-install.sh \\",
         f"  --apiserver-endpoint {shlex.quote(cluster.api_server_endpoint)} \\",
-        f"  --kubelet-ca-cert {shlex.quote(cluster.ca_base64)}" + (" \\" if taints else ""),
+        f"  --kubelet-ca-cert {shlex.quote(cluster.ca_base64)}" + (" \\" if flags else ""),
     ]
-    if taints:
-        flag = "--register-with-taints=" + ",".join(str(t) for t in sorted(taints, key=lambda t: (t.key, t.effect)))
+    if flags:
+        flag = "--register-with-taints=" + ",".join(flags)
         script.append(f"  --kubelet-extra-args {shlex.quote(flag)}")
     return base64.b64encode(("\n".join(script) + "\n").encode()).decode()
 
