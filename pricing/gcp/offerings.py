@@ -13,7 +13,6 @@ knows the node's catalog type by it.
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import CapacityType, Catalog, InstanceType, Offering
@@ -72,4 +71,4 @@ def with_node_policy(catalog: Catalog) -> Catalog:
     (pricing.catalog looks for `pricing.<cloud>.offerings.with_node_policy`), and the live catalog too."""
     types = {name: replace(it, registered_as=registered_as(it)) for name, it in catalog.instance_types.items()}
     offerings = tuple(with_gke_labels(o, types.get(o.instance_type.name)) for o in catalog.offerings)
-    return replace(catalog, offerings=offerings, instance_types=MappingProxyType(types))
+    return replace(catalog, offerings=offerings, instance_types=types)  # a dict: the catalog is pickled
