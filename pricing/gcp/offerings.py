@@ -35,7 +35,7 @@ def registered_as(it: InstanceType) -> tuple[tuple[str, str], ...]:
     """How a GKE node of `it` is told apart when its machine type is not the catalog's name (N1 with attached
     GPUs: the machine type, the accelerator, and the GPU count our nodes are labelled with)."""
     spec = machine_spec(it)
-    if spec.machine_type == it.name:
+    if spec.machine_type == it.name or not spec.accelerator_type:
         return ()
     return (
         (lbl.INSTANCE_TYPE, spec.machine_type),
@@ -44,11 +44,10 @@ def registered_as(it: InstanceType) -> tuple[tuple[str, str], ...]:
     )
 
 
-def with_gke_labels(offering: Offering, it: InstanceType | None = None) -> Offering:
-    """The offering (of `it`, the instance type with its `registered_as`) with GKE's own node labels among its
+def with_gke_labels(offering: Offering, it: InstanceType) -> Offering:
+    """The offering, of `it` (its instance type with `registered_as`), with GKE's own node labels among its
     `node_labels` (and, on an on-demand offering, among the `spot_node_labels` of the spot offering the planner
     may estimate from it), and GKE's time-sharing labels on a GPU offering."""
-    it = it or replace(offering.instance_type, registered_as=registered_as(offering.instance_type))
     labels = dict(offering.node_labels)
     accelerator = gke_accelerator(it)
     if accelerator:
@@ -69,6 +68,7 @@ def with_gke_labels(offering: Offering, it: InstanceType | None = None) -> Offer
 def with_node_policy(catalog: Catalog) -> Catalog:
     """Every offering of a GCP catalog with GKE's node labels: the per-cloud hook the bundled loader applies
     (pricing.catalog looks for `pricing.<cloud>.offerings.with_node_policy`), and the live catalog too."""
-    types = {name: replace(it, registered_as=registered_as(it)) for name, it in catalog.instance_types.items()}
-    offerings = tuple(with_gke_labels(o, types.get(o.instance_type.name)) for o in catalog.offerings)
+    known = {o.instance_type.name: o.instance_type for o in catalog.offerings} | dict(catalog.instance_types)
+    types = {name: replace(it, registered_as=registered_as(it)) for name, it in known.items()}
+    offerings = tuple(with_gke_labels(o, types[o.instance_type.name]) for o in catalog.offerings)
     return replace(catalog, offerings=offerings, instance_types=types)  # a dict: the catalog is pickled
