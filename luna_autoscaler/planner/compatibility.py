@@ -108,7 +108,7 @@ class Compatibility:
 
     def labels(self, offering_index: int, kind: NodeKind, bin_kind: BinKind) -> Mapping[str, str]:
         """Every label the node will carry: the offering's, configured nodeLabels, the planner's own, and what
-        the cloud adds for the kind's GPU mode (`Offering.mode_labels`: GKE's time-sharing labels)."""
+        the cloud adds for the kind's GPU mode (`Offering.mode_labels`: a cloud's own time-sharing labels)."""
         config_name = kind.mode.key
         key = (offering_index, config_name, bin_kind)
         labels = self._labels.get(key)

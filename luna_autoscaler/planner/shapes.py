@@ -192,8 +192,8 @@ def observed_node_resources(nodes: Iterable[Node], catalog: Catalog | None = Non
     """What registered nodes we launched report, per instance type: the smallest capacity and allocatable of
     each resource among them (nodes of one type differ by a few MiB), accelerators left out (the GPU mode adds
     them). Reality beats any formula: a type seen in the cluster is planned with what its nodes really offer.
-    A node's type is the catalog's name for it (`Catalog.type_of`: a GKE `n1-standard-4` with a T4 is
-    `n1-standard-4_t4x1`, not the CPU type), else its instance-type label."""
+    A node's type is the catalog's name for it (`Catalog.type_of`: a node labelled by its machine type alone is
+    the catalog's GPU variant it carries the labels of, not the CPU type), else its instance-type label."""
     seen: dict[str, list[Node]] = {}
     for node in nodes:
         type_name = catalog.type_of(node.labels) if catalog is not None else node.instance_type

@@ -71,7 +71,7 @@ def node_labels(
     config: Config, offering: Offering, planned: Mapping[str, str], launch_id: str, bin_kind: str, *, mode: GpuMode
 ) -> dict[str, str]:
     """The labels a node of ours carries: the offering's well-known labels with what the cloud adds for its GPU
-    mode (GKE's time-sharing labels: the provider takes them from here), the configured extras, the planner's,
+    mode (a cloud's time-sharing labels: the provider takes them from here), the configured extras, the planner's,
     and the launch id (how a Node is matched to its launch when the provider id is not yet known)."""
     return {
         **offering.labels(mode),

@@ -142,7 +142,7 @@ class ClusterView:
 
     def gpus_of(self, node: Node) -> int:
         """Physical accelerators of the node's instance type (not time-sliced replicas), the type being the
-        catalog's name for the node (`Catalog.type_of`: GKE labels a node by its machine type alone)."""
+        catalog's name for the node (`Catalog.type_of`: a cloud may label it by its machine type alone)."""
         it = self.catalog.instance_types.get(self.catalog.type_of(node.labels))
         if it is not None:
             return it.gpus
