@@ -136,13 +136,13 @@ class LaunchRequest:
         """The node configuration of this launch on `offering` (default: the first choice): the well-known labels
         follow the offering (an alternative has its own type and zone), per-launch labels are left out."""
         chosen = offering or self.offerings[0]
-        first = set(self.offerings[0].labels()) if self.offerings else set()
+        first = set(self.offerings[0].labels(self.gpu_mode)) if self.offerings else set()
         labels = {k: v for k, v in self.labels.items() if k not in first and k not in PER_LAUNCH_LABELS}
         return NodeConfiguration(
             instance_type=chosen.name,
             capacity_type=chosen.capacity_type,
             zone=chosen.zone,
-            labels=MappingProxyType({**chosen.labels(), **labels}),
+            labels=MappingProxyType({**chosen.labels(self.gpu_mode), **labels}),
             taints=self.taints,
             gpu_mode=self.gpu_mode,
         )

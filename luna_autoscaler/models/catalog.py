@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from luna_autoscaler.errors import OfferingRef
 from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.models.gpu_mode import CloudTimeSharing, GpuMode
 from luna_autoscaler.models.resources import NVIDIA_GPU, Resources
 
 
@@ -69,6 +70,10 @@ class InstanceType:
     """A machine shape of one cloud. `family` is the cloud's own family name (docs/annotations.md).
 
     `node` is what a node of it will offer pods (None: unknown, and the planner assumes the bare capacity).
+    `registered_as` is how a node of it is told apart by its labels when its cloud does not label it by this
+    name (cloud policy as data, set by pricing/<cloud>): a GKE node of `n1-standard-4_t4x1` registers as
+    `node.kubernetes.io/instance-type=n1-standard-4` with `cloud.google.com/gke-accelerator=nvidia-tesla-t4`
+    (and, launched by us, `node.elotl.co/gpu-count=1`). Empty: the node is labelled by the name.
     """
 
     cloud: str
@@ -81,6 +86,7 @@ class InstanceType:
     max_pods: int = 110  # EKS: from ENIs (pricing.aws); GKE 110, AKS 250 (Azure CNI overlay default), OKE 110
     ephemeral_storage_gib: int = 0  # 0: unknown, taken from the node configuration's boot volume
     node: NodeResources | None = None
+    registered_as: tuple[tuple[str, str], ...] = ()
 
     @property
     def gpus(self) -> int:
@@ -139,6 +145,9 @@ class Offering:
     # spot offering it makes (AKS's spot taint, GKE's spot label), so an estimated spot node is planned as it will run.
     spot_node_labels: tuple[tuple[str, str], ...] = ()
     spot_node_taints: tuple[lbl.Taint, ...] = ()
+    # How the cloud labels a node of this offering whose GPUs it time-shares (GKE's time-sharing labels), set by
+    # pricing/<cloud>: the labels depend on the GPU mode the node is launched in (`mode_labels`).
+    time_sharing: CloudTimeSharing | None = None
 
     @property
     def ref(self) -> OfferingRef:
@@ -165,12 +174,23 @@ class Offering:
             spot_node_taints=(),
         )
 
-    def labels(self) -> dict[str, str]:
-        """The well-known labels a node of this offering will carry (before configured extra labels)."""
+    def mode_labels(self, mode: GpuMode) -> dict[str, str]:
+        """What the cloud puts on a node of this offering because of the GPU mode it runs in (GKE's time-sharing
+        labels on a time-sliced node); the device plugin's own labels are the mode's (`GpuMode.node_labels`)."""
+        acc = self.instance_type.accelerator
+        if self.time_sharing is None or acc is None:
+            return {}
+        return self.time_sharing.node_labels(mode, acc.resource_name)
+
+    def labels(self, mode: GpuMode | None = None) -> dict[str, str]:
+        """The well-known labels a node of this offering will carry (before configured extra labels), with what
+        the cloud adds for `mode` when given."""
         it = self.instance_type
+        registered = dict(it.registered_as)
+        type_label = registered.get(lbl.INSTANCE_TYPE, it.name)
         labels = {
-            lbl.INSTANCE_TYPE: it.name,
-            lbl.INSTANCE_TYPE_BETA: it.name,
+            lbl.INSTANCE_TYPE: type_label,
+            lbl.INSTANCE_TYPE_BETA: type_label,
             lbl.ARCH: it.arch.value,
             lbl.ARCH_BETA: it.arch.value,
             lbl.OS: "linux",
@@ -189,6 +209,9 @@ class Offering:
             labels[lbl.GPU_COUNT] = str(it.accelerator.count)
             if it.accelerator.resource_name == NVIDIA_GPU:
                 labels[lbl.GPU_PRESENT] = "true"
+        labels.update(registered)
+        if mode is not None:
+            labels.update(self.mode_labels(mode))
         return labels
 
 
@@ -201,11 +224,29 @@ class Catalog:
     offerings: tuple[Offering, ...]
     provenance: PriceProvenance
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: MappingProxyType({}))
+    # Instance-type label → the types registered under it (`InstanceType.registered_as`), for `type_of`.
+    _registered: Mapping[str, tuple[InstanceType, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.instance_types:
             types = {o.instance_type.name: o.instance_type for o in self.offerings}
             object.__setattr__(self, "instance_types", MappingProxyType(types))
+        registered: dict[str, list[InstanceType]] = {}
+        for it in self.instance_types.values():
+            if it.registered_as:
+                registered.setdefault(dict(it.registered_as).get(lbl.INSTANCE_TYPE, it.name), []).append(it)
+        object.__setattr__(self, "_registered", {k: tuple(v) for k, v in registered.items()})
+
+    def type_of(self, node_labels: Mapping[str, str]) -> str:
+        """The catalog's name for the instance type of a node with these labels: the type whose `registered_as`
+        labels the node carries (GKE's `n1-standard-4` with a T4 attached is `n1-standard-4_t4x1`), else the
+        node's instance-type label as it is."""
+        named = node_labels.get(lbl.INSTANCE_TYPE, "")
+        candidates = self._registered.get(named, ())
+        matching = [it for it in candidates if all(node_labels.get(k) == v for k, v in it.registered_as)]
+        return matching[0].name if len(matching) == 1 else named
 
     def __iter__(self) -> Iterator[Offering]:
         return iter(self.offerings)

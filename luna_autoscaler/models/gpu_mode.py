@@ -41,6 +41,28 @@ class GpuSharing(StrEnum):
     MIG = "mig"  # each GPU partitioned into MIG slices, selected by the MIG manager's config label
 
 
+@dataclass(frozen=True, slots=True)
+class CloudTimeSharing:
+    """How a cloud labels a node whose GPUs it time-shares itself: cloud policy as data, set by pricing/<cloud> on
+    `Offering.time_sharing`, so that pods selecting those labels are planned and simulated without the core naming
+    a cloud. GKE's GPU time-sharing labels such a node `cloud.google.com/gke-gpu-sharing-strategy=time-sharing`
+    and `cloud.google.com/gke-max-shared-clients-per-gpu=<replicas>`, and GKE's documentation tells users to
+    select on both. Only a sliced mode that keeps the device's own resource name is the cloud's time-sharing: a
+    renamed one (`nvidia.com/gpu.shared`) is the NVIDIA device plugin's, which the cloud does not label."""
+
+    labels: tuple[tuple[str, str], ...] = ()  # on every node the cloud time-shares
+    replicas_label: str = ""  # its value: the replicas of each GPU ("": none)
+
+    def node_labels(self, mode: GpuMode, resource_name: str) -> dict[str, str]:
+        """The labels a node in `mode` carries (none unless the mode is time-sliced on `resource_name`)."""
+        if mode.mig is not None or not mode.sliced or mode.resource != resource_name:
+            return {}
+        labels = dict(self.labels)
+        if self.replicas_label:
+            labels[self.replicas_label] = str(mode.replicas)
+        return labels
+
+
 def device_plugin_config_name(replicas: int, renamed: bool) -> str:
     """Name of the NVIDIA device plugin configuration a sliced node selects (docs/gpus.md lists them)."""
     return f"luna-timeslice-{replicas}" + ("-shared" if renamed else "")

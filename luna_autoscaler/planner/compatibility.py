@@ -107,18 +107,18 @@ class Compatibility:
     # Labels and DaemonSets of a node that would be launched.
 
     def labels(self, offering_index: int, kind: NodeKind, bin_kind: BinKind) -> Mapping[str, str]:
-        """Every label the node will carry: the offering's, configured nodeLabels, and the planner's own."""
+        """Every label the node will carry: the offering's, configured nodeLabels, the planner's own, and what
+        the cloud adds for the kind's GPU mode (`Offering.mode_labels`: a cloud's own time-sharing labels)."""
         config_name = kind.mode.key
         key = (offering_index, config_name, bin_kind)
         labels = self._labels.get(key)
         if labels is None:
+            offering = self.offerings[offering_index].offering
             base = self._base_labels.get(offering_index)
             if base is None:
-                base = self._base_labels[offering_index] = {
-                    **self.offerings[offering_index].offering.labels(),
-                    **self.config.node_labels,
-                }
-            labels = self._labels[key] = {**base, **kind.labels, lbl.BIN_KIND: bin_kind.value}
+                base = self._base_labels[offering_index] = {**offering.labels(), **self.config.node_labels}
+            mode_labels = offering.mode_labels(kind.mode)
+            labels = self._labels[key] = {**base, **kind.labels, **mode_labels, lbl.BIN_KIND: bin_kind.value}
         return labels
 
     def daemonset_requests(self, kind: NodeKind, offering_index: int, bin_kind: BinKind) -> Resources:

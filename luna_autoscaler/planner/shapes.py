@@ -188,14 +188,17 @@ def purchasable_offerings(catalog: Catalog, config: Config) -> tuple[Purchasable
 BASE_RESOURCES = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
 
 
-def observed_node_resources(nodes: Iterable[Node]) -> Mapping[str, NodeResources]:
+def observed_node_resources(nodes: Iterable[Node], catalog: Catalog | None = None) -> Mapping[str, NodeResources]:
     """What registered nodes we launched report, per instance type: the smallest capacity and allocatable of
     each resource among them (nodes of one type differ by a few MiB), accelerators left out (the GPU mode adds
-    them). Reality beats any formula: a type seen in the cluster is planned with what its nodes really offer."""
+    them). Reality beats any formula: a type seen in the cluster is planned with what its nodes really offer.
+    A node's type is the catalog's name for it (`Catalog.type_of`: a node labelled by its machine type alone is
+    the catalog's GPU variant it carries the labels of, not the CPU type), else its instance-type label."""
     seen: dict[str, list[Node]] = {}
     for node in nodes:
-        if node.labels.get(lbl.MANAGED_BY) == lbl.MANAGED_BY_VALUE and node.instance_type and node.allocatable.pods:
-            seen.setdefault(node.instance_type, []).append(node)
+        type_name = catalog.type_of(node.labels) if catalog is not None else node.instance_type
+        if node.labels.get(lbl.MANAGED_BY) == lbl.MANAGED_BY_VALUE and type_name and node.allocatable.pods:
+            seen.setdefault(type_name, []).append(node)
     out: dict[str, NodeResources] = {}
     for type_name, group in sorted(seen.items()):
         names = sorted(n.name for n in group)

@@ -34,6 +34,7 @@ from luna_autoscaler.errors import (
 )
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import Catalog, Offering
+from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
@@ -67,12 +68,13 @@ TRANSIENT_BACKOFF = Backoff(initial_seconds=5.0, max_seconds=120.0, jitter=0.0)
 
 
 def node_labels(
-    config: Config, offering: Offering, planned: Mapping[str, str], launch_id: str, bin_kind: str
+    config: Config, offering: Offering, planned: Mapping[str, str], launch_id: str, bin_kind: str, *, mode: GpuMode
 ) -> dict[str, str]:
-    """The labels a node of ours carries: the offering's well-known labels, the configured extras, the planner's,
+    """The labels a node of ours carries: the offering's well-known labels with what the cloud adds for its GPU
+    mode (a cloud's time-sharing labels: the provider takes them from here), the configured extras, the planner's,
     and the launch id (how a Node is matched to its launch when the provider id is not yet known)."""
     return {
-        **offering.labels(),
+        **offering.labels(mode),
         **config.node_labels,
         **planned,
         lbl.LAUNCH_ID: launch_id,
@@ -172,7 +174,7 @@ class LaunchTracker:
                 labels = {**recorded.labels, lbl.LAUNCH_ID: inst.launch_id}
                 taints = recorded.taints
             else:
-                labels = node_labels(config, offering, kind.labels, inst.launch_id, bin_kind or "pack")
+                labels = node_labels(config, offering, kind.labels, inst.launch_id, bin_kind or "pack", mode=kind.mode)
                 taints = node_taints(config, kind.taints)
             request = LaunchRequest(
                 inst.launch_id, self._cluster_name, (offering,), labels, taints, dict(inst.tags), kind.mode
@@ -236,7 +238,9 @@ class LaunchTracker:
 
     def new_record(self, planned: PlannedNode, config: Config, now: datetime) -> LaunchRecord:
         launch_id = self._launch_ids()
-        labels = node_labels(config, planned.offering, planned.labels, launch_id, planned.bin.value)
+        labels = node_labels(
+            config, planned.offering, planned.labels, launch_id, planned.bin.value, mode=planned.gpu_mode
+        )
         taints = node_taints(config, planned.taints)
         tags = {
             **config.node_tags,
@@ -326,7 +330,7 @@ class LaunchTracker:
         chosen = next((o for o in record.request.offerings if o.ref == instance.offering), None)
         if chosen is None:
             return record
-        labels = {**record.labels, **chosen.labels()}
+        labels = {**record.labels, **chosen.labels(record.request.gpu_mode)}
         return replace(
             record,
             labels=labels,

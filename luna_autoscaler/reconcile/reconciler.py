@@ -282,7 +282,7 @@ class Reconciler:
         """The offerings every plan of this cycle buys from: kept while the catalog, the configuration and what
         our registered nodes report stay the same, rebuilt when one changes (a ConfigMap edit applies here). Only
         reports that differ from the catalog's figures count, so nodes coming and going rebuild nothing."""
-        for type_name, seen in observed_node_resources(nodes).items():
+        for type_name, seen in observed_node_resources(nodes, catalog).items():
             known = catalog.instance_types.get(type_name)
             if known is None or known.node is None or known.node.allocatable != seen.allocatable:
                 self._observed[type_name] = seen  # remembered: a type's reality does not leave with its last node
@@ -462,7 +462,7 @@ class Reconciler:
         cost = 0.0
         for node in view.owned_nodes():
             state = "initialising" if node.name in registering else "cordoned" if node.unschedulable else "ready"
-            key = (node.instance_type, _capacity_type(node), state)
+            key = (view.catalog.type_of(node.labels), _capacity_type(node), state)
             counts[key] = counts.get(key, 0) + 1
             cost += view.price_of(node)
         for r in self._tracker.records.values():

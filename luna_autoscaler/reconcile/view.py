@@ -133,14 +133,17 @@ class ClusterView:
             instance.offering
             if instance is not None
             else OfferingRef(
-                node.instance_type, node.labels.get(lbl.ZONE, ""), node.labels.get(lbl.CAPACITY_TYPE, "on-demand")
+                self.catalog.type_of(node.labels),
+                node.labels.get(lbl.ZONE, ""),
+                node.labels.get(lbl.CAPACITY_TYPE, "on-demand"),
             )
         )
         return self.prices.get(ref, 0.0)
 
     def gpus_of(self, node: Node) -> int:
-        """Physical accelerators of the node's instance type (not time-sliced replicas)."""
-        it = self.catalog.instance_types.get(node.instance_type)
+        """Physical accelerators of the node's instance type (not time-sliced replicas), the type being the
+        catalog's name for the node (`Catalog.type_of`: a cloud may label it by its machine type alone)."""
+        it = self.catalog.instance_types.get(self.catalog.type_of(node.labels))
         if it is not None:
             return it.gpus
         try:

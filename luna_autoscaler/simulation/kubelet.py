@@ -4,7 +4,9 @@ Labels are the kubelet's well-known ones (instance type, zone, region, arch, os,
 taints the launch request asked for (on a real cloud they travel in the node bootstrap configuration), so a loop
 that forgets to ask for a label gets a node without it, as it would on EKS. Capacity and allocatable are the catalog's
 (`InstanceType.node`: the managed service's reservations, pricing.overhead), and the cloud's own labels and taints
-of the offering (`Offering.node_labels`, `node_taints`) are there as on the real cloud. GPUs are exposed as
+of the offering (`Offering.node_labels`, `node_taints`, and `Offering.mode_labels` for the GPU mode the node runs
+in: GKE's time-sharing labels) are there as on the real cloud, whose instance-type label it is too (GKE's
+`n1-standard-4` for the catalog's `n1-standard-4_t4x1`: `InstanceType.registered_as`). GPUs are exposed as
 the NVIDIA device plugin would: whole devices, or time-sliced replicas when the node's
 `nvidia.com/device-plugin.config` label selects one of the slicing configurations (`planner.shapes.gpu_modes`),
 and only once the plugin has started: until then allocatable has no GPUs, which is what the loop must wait for.
@@ -73,6 +75,7 @@ def registered_node(
     labels = (
         {k: well_known[k] for k in _KUBELET_LABELS}
         | dict(offering.node_labels)
+        | offering.mode_labels(device_plugin_mode(it, requested_labels))
         | {lbl.HOSTNAME: name}
         | dict(requested_labels)
     )

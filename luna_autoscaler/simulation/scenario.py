@@ -50,6 +50,9 @@ class TraceSource(_Model):
     time_scale: float = Field(default=1.0, gt=0, alias="timeScale")
     cpu_only: bool = Field(default=False, alias="cpuOnly")
     gpu_only: bool = Field(default=False, alias="gpuOnly")
+    # Put on every pod of the trace (which has no scheduling constraints), e.g. the labels a cloud's documentation
+    # tells users to select (GKE's `cloud.google.com/gke-gpu-sharing-strategy`...): the simulated nodes carry them.
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
 
 
 class SpanModel(_Model):
@@ -208,7 +211,10 @@ def _arrivals(file: ScenarioFile, base: Path, hours: float) -> tuple[Arrival, ..
         for at, row, run in _window(rows, source, hours):
             if at >= hours * 3600:
                 continue
-            pod = pod_from_manifest(pod_manifest(row, namespace=source.namespace))
+            manifest = pod_manifest(row, namespace=source.namespace)
+            if source.node_selector:
+                manifest["spec"]["nodeSelector"] = dict(source.node_selector)
+            pod = pod_from_manifest(manifest)
             arrivals.append(Arrival(at, pod, run))
     arrivals.sort(key=lambda a: (a.at_seconds, a.pod.key))
     return tuple(arrivals)

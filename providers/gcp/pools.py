@@ -7,9 +7,10 @@ creation. Its node labels and taints are what the kubelet registers (GKE passes 
 lands on a node before they are set.
 
 The pool's GCE metadata `luna-node-configuration` records, as JSON, what list_instances must report after a
-restart: the autoscaler's cluster name, the node configuration as registered (with GKE's own time-sharing labels),
-the tags of its launches and the launch that created the pool. A node's name is `<pool>-<launch id>`: the
-instance name is the launch identity, recorded by GCE itself.
+restart: the autoscaler's cluster name, the node configuration as registered (with GKE's own time-sharing labels,
+which the loop put among the launch's labels from the offering), the tags of its launches and the launch that
+created the pool. A node's name is `<pool>-<launch id>`: the instance name is the launch identity, recorded by GCE
+itself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.models.scheduling import Effect, Taint
 from luna_autoscaler.ports import TAG_LAUNCH_ID, NodeConfiguration
-from pricing.gcp.machines import GKE_MAX_SHARED_CLIENTS_LABEL, GKE_SHARING_STRATEGY_LABEL, machine_spec
+from pricing.gcp.machines import GKE_MAX_SHARED_CLIENTS_LABEL, machine_spec
 from providers.gcp.config import GcpConfig
 
 RECORD_KEY = "luna-node-configuration"
@@ -76,45 +77,30 @@ def _reserved(key: str) -> bool:
 
 
 def gpu_sharing(configuration: NodeConfiguration, it: InstanceType, gcp: GcpConfig) -> int:
-    """GKE time-sharing clients per GPU for this configuration (0: none).
+    """GKE time-sharing clients per GPU for this configuration (0: none), from the time-sharing labels among its
+    labels: the loop put them there from the offering (`Offering.time_sharing`, pricing.gcp.offerings), as the
+    planner counted them, so the pool registers exactly what was planned.
 
     A time-sliced mode on `nvidia.com/gpu` is GKE's own time-sharing. A renamed one (`nvidia.com/gpu.shared`)
     needs the NVIDIA GPU operator's device plugin, which reads the mode's `nvidia.com/device-plugin.config` label:
-    only possible when GKE installs no driver and plugin (`gcp.gpuDriverVersion: INSTALLATION_DISABLED`)."""
+    only possible when GKE installs no driver and plugin (`gcp.gpuDriverVersion: INSTALLATION_DISABLED`, and then
+    the provider's catalog has no time-sharing labels)."""
     acc = it.accelerator
     if acc is None:
         return 0
     mode = configuration.gpu_mode
     if mode.resource is None:
         mode = GpuMode.recorded(acc.resource_name, acc.count, configuration.labels, fractional=acc.fractional)
-    if not mode.sliced or gcp.gpu_driver_version == "INSTALLATION_DISABLED":
-        return 0
-    if mode.resource != NVIDIA_GPU:
+    if mode.sliced and mode.resource != NVIDIA_GPU and gcp.gpu_driver_version != "INSTALLATION_DISABLED":
         raise ProviderConfigurationError(
             f"{it.name}: GKE time-sharing exposes nvidia.com/gpu only, not {mode.resource}: set gpuTimeSlicing "
             "renameByDefault to false, or gcp.gpuDriverVersion INSTALLATION_DISABLED with the NVIDIA GPU operator "
             "(docs/gcp.md)"
         )
-    return mode.replicas
-
-
-def registered(configuration: NodeConfiguration, sharing_clients: int) -> NodeConfiguration:
-    """The configuration as the node will register: with GKE's time-sharing labels when the pool shares GPUs."""
-    if not sharing_clients:
-        return configuration
-    labels = {
-        **configuration.labels,
-        GKE_SHARING_STRATEGY_LABEL: "time-sharing",
-        GKE_MAX_SHARED_CLIENTS_LABEL: str(sharing_clients),
-    }
-    return NodeConfiguration(
-        configuration.instance_type,
-        configuration.capacity_type,
-        configuration.zone,
-        MappingProxyType(labels),
-        configuration.taints,
-        configuration.gpu_mode,
-    )
+    clients = configuration.labels.get(GKE_MAX_SHARED_CLIENTS_LABEL, "0")
+    if not clients.isdigit():
+        raise ProviderConfigurationError(f"{it.name}: label {GKE_MAX_SHARED_CLIENTS_LABEL}={clients!r} is no count")
+    return int(clients)
 
 
 @dataclass(frozen=True, slots=True)

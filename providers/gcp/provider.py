@@ -53,7 +53,6 @@ from providers.gcp.pools import (
     node_pool,
     pool_name,
     pool_tags,
-    registered,
 )
 
 log = structlog.get_logger(__name__)
@@ -141,7 +140,7 @@ class GkeProvider:
         self._instance_failures: dict[str, ProviderError] = {}
         self._preemptions_seen: set[str] = set()
         self._next_preemption_poll: datetime | None = None
-        self._zoned: tuple[Catalog, Catalog] | None = None
+        self._served: tuple[Catalog, Catalog] | None = None
 
     # --- NodeProvider ---------------------------------------------------------------------------------------
 
@@ -156,16 +155,20 @@ class GkeProvider:
         )
 
     def catalog(self) -> Catalog:
+        """The live-priced catalog as this configuration buys it: only `gcp.zones`, and without GKE's time-sharing
+        labels when GKE installs no GPU driver (`INSTALLATION_DISABLED`: the GPU operator's device plugin slices,
+        and GKE labels nothing). Rebuilt only when the prices change."""
         priced = self._prices.catalog()
-        if not self._gcp.zones:
-            return priced
-        cached = self._zoned
+        cached = self._served
         if cached is not None and cached[0] is priced:
             return cached[1]
         zones = set(self._gcp.zones)
-        zoned = replace(priced, offerings=tuple(o for o in priced if o.zone in zones))
-        self._zoned = (priced, zoned)
-        return zoned
+        offerings = tuple(o for o in priced if not zones or o.zone in zones)
+        if self._gcp.gpu_driver_version == "INSTALLATION_DISABLED":
+            offerings = tuple(replace(o, time_sharing=None) for o in offerings)
+        served = replace(priced, offerings=offerings)
+        self._served = (priced, served)
+        return served
 
     def launch(self, request: LaunchRequest) -> Instance:
         if not request.offerings:
@@ -181,7 +184,7 @@ class GkeProvider:
                 return self._instance(waiting.pool, request.launch_id, waiting.record, waiting.ref, waiting.created_at)
             sharing = gpu_sharing(configuration, offering.instance_type, self._gcp)
             tags = pool_tags({**request.tags, **request.ownership_tags})
-            record = PoolRecord(self._cluster_name, registered(configuration, sharing), tags, request.launch_id)
+            record = PoolRecord(self._cluster_name, configuration, tags, request.launch_id)
             current = self._list_pools().get(pool)
             if current is None:
                 self._create_pool(pool, record, offering, sharing)

@@ -23,7 +23,7 @@ def request(
 ) -> LaunchRequest:
     mode = gpu_mode or GpuMode()
     labels = {
-        **offerings[0].labels(),
+        **offerings[0].labels(mode),  # with GKE's time-sharing labels for a sliced mode, as the loop asks
         **mode.node_labels(),
         "team": "ml",
         lbl.LAUNCH_ID: launch_id,

@@ -84,6 +84,22 @@ def test_a_time_sliced_mode_is_gke_time_sharing_and_its_labels_are_registered(
     assert instance.configuration.gpu_mode == mode
 
 
+def test_without_gkes_driver_the_gpu_operator_slices_and_gke_labels_no_time_sharing(
+    server: RecordingGcpServer, clock: FakeClock
+) -> None:
+    gke = world.provider(server, clock, pricingRefreshInterval=0, gpuDriverVersion="INSTALLATION_DISABLED")
+    l4 = offering(gke.catalog(), "g2-standard-8", CapacityType.ON_DEMAND, "us-central1-a")
+    assert l4.time_sharing is None  # so the planner never promises GKE's time-sharing labels
+
+    instance = gke.launch(request("operator", l4, gpu_mode=GpuMode.time_sliced(1, 4, renamed=True)))
+
+    (accelerator,) = server.calls("createNodePool")[0].body["nodePool"]["config"]["accelerators"]
+    assert "gpuSharingConfig" not in accelerator
+    assert instance.configuration is not None
+    assert not [k for k in instance.configuration.labels if k.startswith("cloud.google.com/gke-gpu-sharing")]
+    assert instance.configuration.labels["nvidia.com/device-plugin.config"] == "luna-timeslice-4-shared"
+
+
 def test_a_renamed_shared_mode_needs_the_gpu_operator_on_gke(provider: GkeProvider) -> None:
     from luna_autoscaler.errors import ProviderConfigurationError
 

@@ -1,7 +1,7 @@
 """`luna-autoscaler run --provider gcp --once --dry-run` against the fake API server, with the recording server as
 GCP: the `gcp` entry point builds the real clients from Application Default Credentials (a service-account key
-file, freshly generated, whose token endpoint is the recording server) and the `gcp.*Endpoint` keys, plans for a pending GPU pod on the
-live-priced GCP catalog and creates nothing."""
+file, freshly generated, whose token endpoint is the recording server) and the `gcp.*Endpoint` keys, plans for
+pending GPU pods (one selecting GKE's time-sharing labels) on the live-priced GCP catalog and creates nothing."""
 
 from __future__ import annotations
 
@@ -56,8 +56,15 @@ def test_once_dry_run_on_gcp_plans_a_gke_node_and_creates_nothing(
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", world.PROJECT)
     endpoints = {f"{api}Endpoint": server.url for api in ("container", "compute", "billing")}
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"gcp": {"project": world.PROJECT, "clusterName": world.CLUSTER, **endpoints}}))
+    gcp = {"project": world.PROJECT, "clusterName": world.CLUSTER, **endpoints}
+    config.write_text(yaml.safe_dump({"gcp": gcp, "gpuTimeSlicing": [{"gpuSkus": ["L4"], "replicas": 2}]}))
     kube.create(k.pod("train", cpu="2", memory="8Gi", gpus=1, labels={"elotl-luna": "true"}, unschedulable=True))
+    shared = k.pod("shared", cpu="1", memory="2Gi", gpus=1, labels={"elotl-luna": "true"}, unschedulable=True)
+    shared["spec"]["nodeSelector"] = {  # as GKE's time-sharing documentation has users write
+        "cloud.google.com/gke-gpu-sharing-strategy": "time-sharing",
+        "cloud.google.com/gke-max-shared-clients-per-gpu": "2",
+    }
+    kube.create(shared)
     kubeconfig = str(kube.write_kubeconfig(tmp_path / "kubeconfig"))
 
     code = run_command(
@@ -74,7 +81,7 @@ def test_once_dry_run_on_gcp_plans_a_gke_node_and_creates_nothing(
     )
 
     out = capsys.readouterr().out
-    assert code == 0 and "1 pending pods handled" in out
-    assert "would launch" in out and "for default/train" in out
+    assert code == 0 and "2 pending pods handled" in out
+    assert "would launch" in out and "default/train" in out and "default/shared" in out
     assert {"listNodePools", "listSkus"} <= set(server.routes())  # signed by the key (self-signed JWT), live prices
     assert not server.calls("createNodePool") and not server.calls("createInstances")

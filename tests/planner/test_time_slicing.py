@@ -3,8 +3,10 @@ and multi-GPU pods never land on a share; fractional GPU types only take pods th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from luna_autoscaler.models.catalog import Accelerator, CapacityType, InstanceType, Offering
-from luna_autoscaler.models.gpu_mode import DEVICE_PLUGIN_CONFIG_LABEL
+from luna_autoscaler.models.gpu_mode import DEVICE_PLUGIN_CONFIG_LABEL, CloudTimeSharing
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED
 from tests.planner.conftest import (
     PROVENANCE,
@@ -121,3 +123,26 @@ def test_a_fractional_device_is_sliced_so_each_replica_keeps_the_configured_shar
         quarter_l4,
     )
     assert [n.allocatable.get(NVIDIA_GPU_SHARED) for n in half.new_nodes] == [2]  # half an L4: two quarters
+
+
+CLOUD_SHARING = CloudTimeSharing((("cloud.example/gpu-sharing", "time-sharing"),), "cloud.example/clients-per-gpu")
+"""A cloud that time-shares GPUs itself and labels such nodes (as GKE does), given as offering data."""
+
+
+def test_pods_selecting_the_clouds_time_sharing_labels_get_a_sliced_node_of_count_times_replicas():
+    cat = catalog(
+        replace(offering("g4dn.xlarge"), time_sharing=CLOUD_SHARING),
+        replace(offering("g4dn.12xlarge", price=1.9), time_sharing=CLOUD_SHARING),
+    )
+    selector = {"cloud.example/gpu-sharing": "time-sharing", "cloud.example/clients-per-gpu": "4"}
+    result = run([pod(f"p{i}", gpus=1, node_selector=selector) for i in range(16)], cat, SLICED_T4)
+
+    (node,) = result.new_nodes
+    assert node.offering.instance_type.name == "g4dn.12xlarge" and not result.unplaced
+    assert node.allocatable.get(NVIDIA_GPU) == 4 * 4  # 4 T4s x 4 replicas
+    assert node.offering.labels(node.gpu_mode)["cloud.example/clients-per-gpu"] == "4"
+    # No mode has 8 replicas, and a whole-GPU node carries no time-sharing label: neither pod is planned.
+    eight = run([pod("e", gpus=1, node_selector={**selector, "cloud.example/clients-per-gpu": "8"})], cat, SLICED_T4)
+    whole = run([pod("w", gpus=1, node_selector=selector)], cat, config())
+    assert not eight.new_nodes and not whole.new_nodes
+    assert "node selector" in whole.unplaced[0].reason

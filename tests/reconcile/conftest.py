@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def make_world(server: FakeApiServer) -> Iterator[Callable[..., World]]:
     """`make_world(config={ConfigMap data})`: one world per test (the ConfigMap is created once)."""
     worlds: list[World] = []
 
-    def make(config: Mapping[str, str] | None = None, **kw: float | bool) -> World:
+    def make(config: Mapping[str, str] | None = None, **kw: Any) -> World:
         world = World(server, config or {}, **kw)
         worlds.append(world)
         return world

@@ -108,11 +108,12 @@ class World:
         join_delay_seconds: float = 60.0,
         kube_settings: KubeSettings | None = None,
         pool_shaped: bool = False,
+        catalog: Catalog | None = None,
     ) -> None:
         self.server = server
         # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
         self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-        self.catalog = small_catalog()
+        self.catalog = catalog or small_catalog()
         server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
         self.api = server.client()
         settings = dataclasses.replace(
@@ -212,7 +213,7 @@ class World:
     def report_gpus(self, node_name: str) -> None:
         """The device plugin started on `node_name`: its GPUs become allocatable."""
         node = node_from_manifest(self.server.get("Node", node_name))
-        it = self.catalog.instance_types[node.instance_type]
+        it = self.catalog.instance_types[self.catalog.type_of(node.labels)]
         allocatable = with_gpus(node, it, self.config)
         self.server.patch("Node", node_name, {"status": {"allocatable": allocatable.as_quantities()}})
 

@@ -12,6 +12,7 @@ import pytest
 from luna_autoscaler.cli import simulate
 from luna_autoscaler.errors import ConfigError
 from tests.conftest import InstallProvider
+from tests.simulation.conftest import HEADER
 
 
 def command(*argv: str) -> int:
@@ -74,3 +75,39 @@ def test_a_report_that_cannot_be_written_is_an_input_error(burst_scenario: Calla
         command(
             "--scenario", str(burst_scenario(hours=0.05)), "--no-baseline", "--report", str(tmp_path / "no/dir.html")
         )
+
+
+GKE_TIME_SHARING_SCENARIO = """
+name: gke-time-sharing
+cloud: gcp
+region: us-central1
+hours: 0.1
+traces:
+  - file: shared.csv
+    start: 0
+    nodeSelector:
+      cloud.google.com/gke-accelerator: nvidia-l4
+      cloud.google.com/gke-gpu-sharing-strategy: time-sharing
+      cloud.google.com/gke-max-shared-clients-per-gpu: "4"
+config:
+  defaultOfferings: on-demand
+  gpuTimeSlicing:
+    - gpuSkus: [L4]
+      replicas: 4
+"""
+
+
+def test_simulate_cloud_gcp_runs_pods_selecting_gke_time_sharing_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real fake provider sells the GCP catalog; its simulated nodes carry GKE's labels, from the offerings."""
+    rows = [f"share-{i},1000,4000,1,1000,,LS,Running,0,3600,0" for i in range(4)]
+    (tmp_path / "shared.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    scenario = tmp_path / "gke.yaml"
+    scenario.write_text(GKE_TIME_SHARING_SCENARIO)
+
+    assert command("--scenario", str(scenario), "--cloud", "gcp", "--no-baseline", "--no-report") == 0
+
+    out = capsys.readouterr().out
+    assert "gcp us-central1, prices: " in out
+    assert re.search(r"pods served\s+4/4\s", out), out
