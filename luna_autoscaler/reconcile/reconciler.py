@@ -150,13 +150,14 @@ class Reconciler:
             self._rebuilt = True
         removed: list[RemovalSummary] = []
 
-        followed, failed_in_cloud = self._follow_launches(view, config, now)
-        removed += followed
-        self._gang_launches.follow(now)
-        interrupted = self._answer_interruptions(view, config, now)
-        pods = triage(snapshot.pods, config)
-        self._report_problems(pods, prepared, view, now)
-        up = self._scale_up_for(pods, view, prepared, now)
+        with self._events.deferred():  # pod Events after the launch requests, not between them
+            followed, failed_in_cloud = self._follow_launches(view, config, now)
+            removed += followed
+            self._gang_launches.follow(now)
+            interrupted = self._answer_interruptions(view, config, now)
+            pods = triage(snapshot.pods, config)
+            self._report_problems(pods, prepared, view, now)
+            up = self._scale_up_for(pods, view, prepared, now)
         drains_started = self._scale_down_for(view, catalog, config, up, now)
         drains_started += self._consolidate(view, prepared, pods, now)
         if not self._dry_run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.ports import Instance, LaunchRequest
 from tests.reconcile.world import CONFIG_NAME, CONFIG_NAMESPACE, World
 
 
@@ -28,6 +29,28 @@ def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
     triggered = w.events("TriggeredScaleUp")
     assert sorted(name for name, _ in triggered) == ["train", "web-0", "web-1", "web-2"]
     assert all("launch launch-00" in message for _, message in triggered)
+
+
+def test_every_launch_request_goes_out_before_the_pods_events(make_world, monkeypatch) -> None:
+    """Issue 11: an Event posted per pod between launches put 1,000 API calls before the last launch request."""
+    w: World = make_world()
+    w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    w.add_pod("huge", cpu="500", memory="1Gi")  # fits no instance type: NotTriggerScaleUp
+    seen_at_launch: list[int] = []
+    launch = w.provider.launch
+
+    def counting(request: LaunchRequest) -> Instance:
+        seen_at_launch.append(len(w.server.list("Event", api_version="events.k8s.io/v1")))
+        return launch(request)
+
+    monkeypatch.setattr(w.provider, "launch", counting)
+
+    report = w.cycle()
+
+    assert len(report.launched) == 2 and seen_at_launch == [0, 0]
+    assert sorted(name for name, _ in w.events("TriggeredScaleUp")) == ["train", "web"]
+    assert [name for name, _ in w.events("NotTriggerScaleUp")] == ["huge"]
 
 
 def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> None:
