@@ -156,8 +156,8 @@ class Reconciler:
             self._gang_launches.follow(now)
             interrupted = self._answer_interruptions(view, config, now)
             pods = triage(snapshot.pods, config)
-            self._report_problems(pods, prepared, view, now)
             up = self._scale_up_for(pods, view, prepared, now)
+            self._report_problems(pods, prepared, view, now)  # estimates buy nothing: after what does
         drains_started = self._scale_down_for(view, catalog, config, up, now)
         drains_started += self._consolidate(view, prepared, pods, now)
         if not self._dry_run:

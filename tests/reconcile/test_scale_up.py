@@ -31,26 +31,33 @@ def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
     assert all("launch launch-00" in message for _, message in triggered)
 
 
-def test_every_launch_request_goes_out_before_the_pods_events(make_world, monkeypatch) -> None:
-    """Issue 11: an Event posted per pod between launches put 1,000 API calls before the last launch request."""
+def test_every_launch_request_goes_out_before_the_pods_events_and_estimates(make_world, monkeypatch) -> None:
+    """Issue 11: an Event posted per pod between launches put 1,000 API calls before the last launch request;
+    cost estimates (a plan per gated workload, buying nothing) came before the launches too."""
     w: World = make_world()
     w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
     w.add_pod("web", cpu="500m", memory="1Gi")
     w.add_pod("huge", cpu="500", memory="1Gi")  # fits no instance type: NotTriggerScaleUp
-    seen_at_launch: list[int] = []
+    w.add_pod("bad", annotations={"node.elotl.co/instance-max-cost": "cheap"})  # InvalidAnnotation
+    w.add_pod("gated", scheduling_gates=["nodecostestimate"])  # NodeCostEstimate
+    registry = w.reconciler.metrics.registry
+    seen_at_launch: list[tuple[int, float | None]] = []
     launch = w.provider.launch
 
     def counting(request: LaunchRequest) -> Instance:
-        seen_at_launch.append(len(w.server.list("Event", api_version="events.k8s.io/v1")))
+        estimates = registry.get_sample_value("luna_planner_duration_seconds_count", {"purpose": "estimate"})
+        seen_at_launch.append((len(w.server.list("Event", api_version="events.k8s.io/v1")), estimates))
         return launch(request)
 
     monkeypatch.setattr(w.provider, "launch", counting)
 
     report = w.cycle()
 
-    assert len(report.launched) == 2 and seen_at_launch == [0, 0]
+    assert len(report.launched) == 2 and seen_at_launch == [(0, None), (0, None)]
     assert sorted(name for name, _ in w.events("TriggeredScaleUp")) == ["train", "web"]
     assert [name for name, _ in w.events("NotTriggerScaleUp")] == ["huge"]
+    assert [name for name, _ in w.events("InvalidAnnotation")] == ["bad"]
+    assert [name for name, _ in w.events("NodeCostEstimate")] == ["gated"]
 
 
 def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> None:
