@@ -16,7 +16,9 @@ other's launches):
   offerings (PreparedOfferings, kept between cycles while catalog, configuration and observed node types stay
   the same) and rebuilds its launch memory from the provider;
 - `steady`: a Reconciler that already ran a cycle before the pods were created, so that one-off preparation is
-  behind it: a burst of N pods arriving at a running daemon.
+  behind it: a burst of N pods arriving at a running daemon;
+- `next`: that Reconciler's following cycle, 5 s later: the pods still pending, their launches in flight (the
+  nodes take 60 s to join). It should launch nothing.
 
 The figures are the wall time from the cycle's start to its first launch request (everything before the
 launches: snapshot, triage, the plan) and to its last (the decision latency), with the CPU time the loop's
@@ -98,8 +100,9 @@ def _measure(kind: str, world: World, reconciler: Reconciler, provider: TimedPro
     )
 
 
-def cycles(pods: int, workloads: Path) -> tuple[Cycle, Cycle]:
-    """The first cycle of a fresh Reconciler and the steady-state cycle of a running one, on the same N pods."""
+def cycles(pods: int, workloads: Path) -> tuple[Cycle, Cycle, Cycle]:
+    """The first cycle of a fresh Reconciler, the steady-state cycle of a running one on the same N pods, and
+    the running one's next cycle."""
     rows = [row for f in sorted(workloads.glob("openb_pod_list_*.csv")) for row in read_trace(f)][:pods]
     with FakeApiServer() as server:
         world = World(server, {})
@@ -124,9 +127,11 @@ def cycles(pods: int, workloads: Path) -> tuple[Cycle, Cycle]:
             fresh = world.new_reconciler(provider=fresh_provider)
             first = _measure("first", world, fresh, fresh_provider)
             steady = _measure("steady", world, running, running_provider)
+            world.clock.advance(5)
+            following = _measure("next", world, running, running_provider)
         finally:
             world.close()
-    return first, steady
+    return first, steady, following
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'cycle s':>8} {'cpu s':>7} {'(loop cpu s)':>12} {'launches':>8} {'unplaced':>8}"
     )
     for n in args.pods:
-        first, steady = cycles(n, args.workloads)
-        for c in (first, steady):
+        first, steady, following = cycles(n, args.workloads)
+        for c in (first, steady, following):
             print(
                 f"{n:>8} {c.kind:>6} {c.to_first_launch:>12.2f} {c.to_last_launch:>13.2f} "
                 f"{c.loop_cpu_to_last_launch:>12.2f} {c.seconds:>8.2f} {c.cpu_seconds:>7.2f} "

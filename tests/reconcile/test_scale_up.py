@@ -86,6 +86,27 @@ def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> Non
     assert w.reconciler.metrics.registry.get_sample_value("luna_launch_latency_seconds_count") == 2
 
 
+def test_pods_wait_for_the_launches_bought_for_them_and_get_no_second_node(make_world) -> None:
+    """The cycle after a plan's launches planned the still-pending pods onto the in-flight nodes by best fit,
+    which does not find the plan's own packing: here p2 took p0's place, p0 took p1's and p1 got a second
+    m5.2xlarge (1,000 trace pods: 10 more nodes). Pods now wait for the launch that was bought for them while
+    it is in flight (once the nodes are up, where the pods go is kube-scheduler's choice)."""
+    w: World = make_world()
+    for name, cpu, memory in (("p0", "2", "12Gi"), ("p1", "1", "20Gi"), ("p2", "4", "512Mi"), ("p3", "3", "8Gi")):
+        w.add_pod(name, cpu=cpu, memory=memory)
+    first = w.cycle()
+    assert sorted((s.instance_type, s.pods) for s in first.launched) == [
+        ("m5.2xlarge", ("default/p1", "default/p2")),
+        ("t3a.xlarge", ("default/p0",)),
+        ("t3a.xlarge", ("default/p3",)),
+    ]
+
+    for _ in range(3):
+        report = w.cycle(advance_seconds=5)
+        assert report.launched == () and report.unplaced == () and report.in_flight == 3
+    assert len(w.launches()) == 3
+
+
 def test_batching_waits_for_a_burst_to_end(make_world) -> None:
     w: World = make_world({"batching.idleDuration": "2s", "batching.maxDuration": "10s"})
     r = w.new_reconciler(batching=True)
