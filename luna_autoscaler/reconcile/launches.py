@@ -17,8 +17,9 @@ instance, handled like an error of the launch call itself (same classes, same un
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 import structlog
 
@@ -35,9 +36,9 @@ from luna_autoscaler.errors import (
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import Catalog, Offering
 from luna_autoscaler.models.gpu_mode import GpuMode
-from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.pod import Node, Pod
 from luna_autoscaler.models.resources import Resources
-from luna_autoscaler.models.scheduling import Taint
+from luna_autoscaler.models.scheduling import Taint, tolerates_all
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.shapes import node_kinds, parse_taint
 from luna_autoscaler.planner.types import CapacityNode, PlannedNode
@@ -98,6 +99,30 @@ server differ by less): matching by provider id never adopts a Node that existed
 def is_initialised(node: Node, gpus: int) -> bool:
     """Ready, and for a GPU node its GPUs are allocatable (the device plugin has reported)."""
     return node.ready and (gpus == 0 or node.allocatable.gpus() > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCapacity:
+    """The capacity a plan may use, and the pending pods already on their way to part of it."""
+
+    nodes: tuple[CapacityNode, ...]
+    awaiting: Mapping[str, str] = field(default_factory=dict)  # pending pod key → in-flight node launched for it
+
+    def __add__(self, other: PlanCapacity) -> PlanCapacity:
+        return PlanCapacity(self.nodes + other.nodes, {**self.awaiting, **other.awaiting})
+
+
+_NO_PODS: Mapping[str, Pod] = MappingProxyType({})
+
+
+def _admits(pod: Pod, record: LaunchRecord, free: Resources) -> bool:
+    """Whether the pod may still go on the launch's node: it fits what is left, the node's labels and taints
+    admit it (as kube-scheduler will check)."""
+    return (
+        pod.requests.fits_in(free)
+        and pod.node_selector.matches(record.labels)
+        and tolerates_all(pod.tolerations, record.taints) is None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,23 +228,36 @@ class LaunchTracker:
 
     # --- capacity the planner sees --------------------------------------------------------------------------
 
-    def capacity(self, node_pods: Callable[[str], Resources]) -> tuple[CapacityNode, ...]:
-        """In-flight capacity: planned allocatable, less the requests of pods already bound to a registered node."""
+    def capacity(self, node_pods: Callable[[str], Resources], pending: Mapping[str, Pod] = _NO_PODS) -> PlanCapacity:
+        """In-flight capacity: planned allocatable, less the requests of pods already bound to a registered node
+        and of the `pending` pods the launch was bought for, which wait for it (`awaiting`) instead of being
+        planned again. Left to the planner's best fit onto in-flight nodes, the pods of a plan do not always land
+        back where the plan packed them, and the ones that miss got a second node: with 1,000 trace pods the cycle
+        after the launches bought 10 more nodes. A pod waits only while it still fits and still admits the node
+        (selector, tolerations): one recreated with other needs is planned afresh."""
         out = []
+        awaiting: dict[str, str] = {}
         for r in self.records.values():
-            used = node_pods(r.node_name) if r.node_name else Resources()
+            name = r.node_name or r.launch_id
+            free = r.allocatable - (node_pods(r.node_name) if r.node_name else Resources())
+            for key in r.pods:
+                pod = pending.get(key)
+                if pod is None or key in awaiting or not _admits(pod, r, free):
+                    continue
+                free = free - pod.requests
+                awaiting[key] = name
             out.append(
                 CapacityNode(
-                    name=r.node_name or r.launch_id,
+                    name=name,
                     labels=r.labels,
                     taints=r.taints,
-                    free=r.allocatable - used,
+                    free=free,
                     in_flight=True,
                     price_usd_per_hour=r.price_usd_per_hour,
                     gpu_sku=r.gpu_sku,
                 )
             )
-        return tuple(out)
+        return PlanCapacity(tuple(out), MappingProxyType(awaiting))
 
     def registering_nodes(self) -> frozenset[str]:
         return frozenset(r.node_name for r in self.records.values() if r.node_name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -19,12 +19,12 @@ import structlog
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.models.catalog import Catalog, NodeResources
-from luna_autoscaler.models.pod import Node
+from luna_autoscaler.models.pod import Node, Pod
 from luna_autoscaler.models.scheduling import CAPACITY_TYPE
 from luna_autoscaler.models.workloads import WorkloadSource
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.shapes import PreparedOfferings, observed_node_resources
-from luna_autoscaler.planner.types import CapacityNode, Limits, PlanRequest
+from luna_autoscaler.planner.types import Limits, PlanRequest
 from luna_autoscaler.ports import Clock, Cluster, InterruptionKind, NodeProvider
 from luna_autoscaler.reconcile.consolidation import Consolidator
 from luna_autoscaler.reconcile.drain import Drainer
@@ -32,7 +32,7 @@ from luna_autoscaler.reconcile.estimates import CostEstimates
 from luna_autoscaler.reconcile.events import PodEvents
 from luna_autoscaler.reconcile.gang_launches import GangLaunches
 from luna_autoscaler.reconcile.garbage import OrphanCollector
-from luna_autoscaler.reconcile.launches import LaunchTracker
+from luna_autoscaler.reconcile.launches import LaunchTracker, PlanCapacity
 from luna_autoscaler.reconcile.report import CycleReport, RemovalSummary
 from luna_autoscaler.reconcile.scale_down import BlockReports, ScaleDown
 from luna_autoscaler.reconcile.scale_up import ScaleUp, ScaleUpOutcome
@@ -150,13 +150,14 @@ class Reconciler:
             self._rebuilt = True
         removed: list[RemovalSummary] = []
 
-        followed, failed_in_cloud = self._follow_launches(view, config, now)
-        removed += followed
-        self._gang_launches.follow(now)
-        interrupted = self._answer_interruptions(view, config, now)
-        pods = triage(snapshot.pods, config)
-        self._report_problems(pods, prepared, view, now)
-        up = self._scale_up_for(pods, view, prepared, now)
+        with self._events.deferred():  # pod Events after the launch requests, not between them
+            followed, failed_in_cloud = self._follow_launches(view, config, now)
+            removed += followed
+            self._gang_launches.follow(now)
+            interrupted = self._answer_interruptions(view, config, now)
+            pods = triage(snapshot.pods, config)
+            up = self._scale_up_for(pods, view, prepared, now)
+            self._report_problems(pods, prepared, view, now)  # estimates buy nothing: after what does
         drains_started = self._scale_down_for(view, catalog, config, up, now)
         drains_started += self._consolidate(view, prepared, pods, now)
         if not self._dry_run:
@@ -316,8 +317,8 @@ class Reconciler:
         pending = {p.key: p for p in (*pods.pending, *replaced)}
         exclude = frozenset(self._drainer.drains) | self._tracker.registering_nodes()
 
-        def capacity() -> tuple[CapacityNode, ...]:
-            return view.capacity(exclude) + self._tracker.capacity(view.used_on)
+        def capacity(may_wait: Mapping[str, Pod]) -> PlanCapacity:
+            return PlanCapacity(view.capacity(exclude)) + self._tracker.capacity(view.used_on, may_wait)
 
         admitted = self._gangs_and_queues.prepare(tuple(pending.values()), view.snapshot.pods)
         up = self._scale_up.run(
@@ -342,7 +343,7 @@ class Reconciler:
                     pods=(),
                     catalog=prepared.catalog,
                     config=config,
-                    nodes=capacity(),
+                    nodes=capacity({}).nodes,
                     daemonsets=view.snapshot.daemonsets,
                     unavailable=self._unavailable.current(now),
                 ),

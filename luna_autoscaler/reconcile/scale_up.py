@@ -29,7 +29,7 @@ from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import CapacityNode, Limits, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
 from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete
-from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker
+from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker, PlanCapacity
 from luna_autoscaler.reconcile.report import LaunchSummary
 from luna_autoscaler.reconcile.state import LaunchPhase, LaunchRecord, UnavailableOfferings
 
@@ -119,14 +119,15 @@ class ScaleUp:
         config: Config,
         prepared: PreparedOfferings | None = None,
         daemonsets: Sequence[DaemonSet],
-        capacity: Callable[[], tuple[CapacityNode, ...]],
+        capacity: Callable[[Mapping[str, Pod]], PlanCapacity],
         limits: Callable[[], Limits],
         now: datetime,
         urgent: bool = False,
         gangs: Sequence[GangSpec] = (),
     ) -> ScaleUpOutcome:
-        """Plan and launch for `pods` (each of `gangs` whole); `capacity` and `limits` are asked again after each
-        fallback round."""
+        """Plan and launch for `pods` (each of `gangs` whole); `capacity` (given the pods that may wait for the
+        in-flight launches bought for them: not a gang's, which is planned whole) and `limits` are asked again
+        after each fallback round."""
         keys = frozenset(p.key for p in pods)
         batch_closed = self._batch is None or self._batch.closed(keys, now, config)
         if not pods:
@@ -139,9 +140,16 @@ class ScaleUp:
         errors: list[str] = []
         specs = tuple(gangs) if config.gangs.enabled else ()
         planning = _Planning(catalog, config, prepared, tuple(daemonsets))
+        in_gangs = {k for spec in specs for k in spec.pods}
+        may_wait = {k: p for k, p in by_key.items() if k not in in_gangs}
+        awaiting: Mapping[str, str] = {}
 
         def replan() -> GangPlan:
-            return self._plan(pods, specs, planning, nodes=capacity(), limits=limits(), now=now)
+            nonlocal awaiting
+            room = capacity(may_wait)
+            awaiting = room.awaiting
+            rest = [p for p in pods if p.key not in awaiting]
+            return self._plan(rest, specs, planning, nodes=room.nodes, limits=limits(), now=now)
 
         gang_plan = replan()
         for _ in range(MAX_FALLBACK_ROUNDS - 1):
@@ -161,10 +169,11 @@ class ScaleUp:
                 pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {u.reason}", warning=True
             ):
                 log.info("scale_up.unplaced", pod=u.pod, reason=u.reason)  # said when the reason is new, not per cycle
+        on_existing = {**result.on_existing, **awaiting}
         reserved: dict[str, Resources] = {}
-        for key, node in result.on_existing.items():
+        for key, node in on_existing.items():
             reserved[node] = reserved.get(node, ZERO) + by_key[key].requests
-        placed = frozenset(result.on_existing) | {k for s in launched for k in s.pods}
+        placed = frozenset(on_existing) | {k for s in launched for k in s.pods}
         return ScaleUpOutcome(True, tuple(launched), tuple(errors), result.unplaced, reserved, placed)
 
     def _plan(

@@ -97,6 +97,8 @@ class FakeProvider:
                 yield state
 
     def _name_due(self, state: CloudState) -> None:
+        if not self.pool_shaped:
+            return  # every launch was named at once: a scan per call made 10,000 launches quadratic
         now = self._clock()
         for handle, instance in list(state.instances.items()):
             if instance.identified or instance.state in (InstanceState.FAILED, InstanceState.TERMINATED):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from luna_autoscaler.models import scheduling as lbl
+from luna_autoscaler.ports import Instance, LaunchRequest
 from tests.reconcile.world import CONFIG_NAME, CONFIG_NAMESPACE, World
 
 
@@ -30,6 +31,35 @@ def test_pending_pods_get_the_cheapest_nodes_and_events(make_world) -> None:
     assert all("launch launch-00" in message for _, message in triggered)
 
 
+def test_every_launch_request_goes_out_before_the_pods_events_and_estimates(make_world, monkeypatch) -> None:
+    """Issue 11: an Event posted per pod between launches put 1,000 API calls before the last launch request;
+    cost estimates (a plan per gated workload, buying nothing) came before the launches too."""
+    w: World = make_world()
+    w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
+    w.add_pod("web", cpu="500m", memory="1Gi")
+    w.add_pod("huge", cpu="500", memory="1Gi")  # fits no instance type: NotTriggerScaleUp
+    w.add_pod("bad", annotations={"node.elotl.co/instance-max-cost": "cheap"})  # InvalidAnnotation
+    w.add_pod("gated", scheduling_gates=["nodecostestimate"])  # NodeCostEstimate
+    registry = w.reconciler.metrics.registry
+    seen_at_launch: list[tuple[int, float | None]] = []
+    launch = w.provider.launch
+
+    def counting(request: LaunchRequest) -> Instance:
+        estimates = registry.get_sample_value("luna_planner_duration_seconds_count", {"purpose": "estimate"})
+        seen_at_launch.append((len(w.server.list("Event", api_version="events.k8s.io/v1")), estimates))
+        return launch(request)
+
+    monkeypatch.setattr(w.provider, "launch", counting)
+
+    report = w.cycle()
+
+    assert len(report.launched) == 2 and seen_at_launch == [(0, None), (0, None)]
+    assert sorted(name for name, _ in w.events("TriggeredScaleUp")) == ["train", "web"]
+    assert [name for name, _ in w.events("NotTriggerScaleUp")] == ["huge"]
+    assert [name for name, _ in w.events("InvalidAnnotation")] == ["bad"]
+    assert [name for name, _ in w.events("NodeCostEstimate")] == ["gated"]
+
+
 def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> None:
     w: World = make_world()
     w.add_pod("train", cpu="2", memory="8Gi", gpus=1)
@@ -54,6 +84,27 @@ def test_no_second_launch_while_nodes_join_and_gpus_come_late(make_world) -> Non
     assert report.launched == () and report.in_flight == 0
     assert len(w.launches()) == 2
     assert w.reconciler.metrics.registry.get_sample_value("luna_launch_latency_seconds_count") == 2
+
+
+def test_pods_wait_for_the_launches_bought_for_them_and_get_no_second_node(make_world) -> None:
+    """The cycle after a plan's launches planned the still-pending pods onto the in-flight nodes by best fit,
+    which does not find the plan's own packing: here p2 took p0's place, p0 took p1's and p1 got a second
+    m5.2xlarge (1,000 trace pods: 10 more nodes). Pods now wait for the launch that was bought for them while
+    it is in flight (once the nodes are up, where the pods go is kube-scheduler's choice)."""
+    w: World = make_world()
+    for name, cpu, memory in (("p0", "2", "12Gi"), ("p1", "1", "20Gi"), ("p2", "4", "512Mi"), ("p3", "3", "8Gi")):
+        w.add_pod(name, cpu=cpu, memory=memory)
+    first = w.cycle()
+    assert sorted((s.instance_type, s.pods) for s in first.launched) == [
+        ("m5.2xlarge", ("default/p1", "default/p2")),
+        ("t3a.xlarge", ("default/p0",)),
+        ("t3a.xlarge", ("default/p3",)),
+    ]
+
+    for _ in range(3):
+        report = w.cycle(advance_seconds=5)
+        assert report.launched == () and report.unplaced == () and report.in_flight == 3
+    assert len(w.launches()) == 3
 
 
 def test_batching_waits_for_a_burst_to_end(make_world) -> None:
