@@ -226,3 +226,24 @@ def test_without_the_crds_installed_pods_are_still_provisioned(server, make_worl
 
     assert [n.pods for n in report.launched] == [("default/web",)]
     assert w.cluster.problems() == {}
+
+
+def test_kueue_gated_pods_get_nodes_only_as_far_as_their_cluster_queue_would_admit_them(make_world) -> None:
+    w: World = make_world()
+    w.server.create(k.cluster_queue("team-a", gpus="8", cohort="ai", reserved_gpus="6"))
+    w.server.create(k.cluster_queue("team-b", gpus="4", cohort="ai", lending_limit="1", reserved_gpus="0"))
+    w.server.create(k.local_queue("training", "team-a"))
+    gate = ["kueue.x-k8s.io/admission"]
+    queue = {"kueue.x-k8s.io/queue-name": "training"}
+    w.add_pod("fits", gpus=3, labels=queue, scheduling_gates=gate)
+    w.add_pod("over", gpus=4, labels=queue, scheduling_gates=gate)
+
+    report = w.cycle()
+
+    assert [n.pods for n in report.launched] == [("default/fits",)]  # 6 + 3 = 9: one of team-b's lendable GPU
+    (event,) = w.events("NotTriggerScaleUp")
+    assert event[0] == "over"
+    assert event[1] == (
+        "pod didn't trigger scale-up: Kueue ClusterQueue team-a: Kueue cohort ai is at its gpu limit: 12 GPUs in "
+        "use + 4 requested > limit 12 (its ClusterQueues' nominal quotas; quota beyond a lendingLimit counts as used)"
+    )
