@@ -48,6 +48,9 @@ TAG_CLUSTER = "luna.elotl.co/cluster"
 TAG_OWNER = "luna.elotl.co/owner"
 TAG_LAUNCH_ID = "luna.elotl.co/launch-id"
 TAG_NODE_POOL = "luna.elotl.co/node-pool"
+TAG_GANG = "luna.elotl.co/gang"
+"""On each launch of a gang: `<gang id>.<number of launches>`, so a restart can tell a half-launched gang
+(reconcile/gang_launches.py). Per launch: a pool cloud, whose tags are the pool's, does not record it."""
 OWNER_VALUE = "luna-autoscaler"
 
 PER_LAUNCH_LABELS = frozenset({lbl.LAUNCH_ID})
