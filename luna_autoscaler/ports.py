@@ -134,6 +134,9 @@ class LaunchRequest:
     taints: tuple[Taint, ...] = ()
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     gpu_mode: GpuMode = field(default_factory=GpuMode)
+    placement_group: str = ""
+    """A cluster placement group the instance joins (a gang's nodes share one, for EFA or InfiniBand); a
+    provider that has none ignores it, since the planner already keeps the gang in one zone."""
 
     def configuration(self, offering: Offering | None = None) -> NodeConfiguration:
         """The node configuration of this launch on `offering` (default: the first choice): the well-known labels

@@ -48,6 +48,10 @@ CONSUME_PROVISIONING_REQUEST = (
 CHECK_CAPACITY = "check-capacity.autoscaling.x-k8s.io"
 BEST_EFFORT_ATOMIC = "best-effort-atomic-scale-up.autoscaling.x-k8s.io"
 PROVISIONING_CLASSES = (CHECK_CAPACITY, BEST_EFFORT_ATOMIC)
+PLACEMENT_GROUP = "luna.elotl.co/placement-group"
+"""Pod annotation: `cluster` puts its gang's nodes in one cluster placement group (EFA, InfiniBand)."""
+FABRIC_RESOURCES = ("vpc.amazonaws.com/efa",)
+"""Extended resources of a low-latency fabric: a gang asking for them wants a placement group too."""
 PROVISIONING_REQUEST_POD = "luna.elotl.co/provisioning-request"
 """Annotation on the pods a ProvisioningRequest stands for: they exist only in plans (no Events, never bound)."""
 
@@ -135,6 +139,13 @@ def group_of(pod: Pod) -> tuple[GroupKind, str] | None:
         if value:
             return kind, value
     return None
+
+
+def wants_placement_group(pod: Pod) -> bool:
+    """The pod asks for a cluster placement group: by annotation, or by requesting a fabric resource (EFA)."""
+    if pod.annotations.get(PLACEMENT_GROUP, "").lower() == "cluster":
+        return True
+    return any(pod.requests.get(name) for name in FABRIC_RESOURCES)
 
 
 @dataclass(frozen=True, slots=True)

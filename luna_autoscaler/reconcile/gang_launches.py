@@ -133,10 +133,12 @@ class GangLaunches:
         return rolled
 
 
-def tagged(record: LaunchRecord, gang: str, launches: int) -> LaunchRecord:
-    """The launch, tagged as one of the `launches` of gang `gang` (module docstring)."""
+def tagged(record: LaunchRecord, gang: str, launches: int, *, placement: bool) -> LaunchRecord:
+    """The launch, tagged as one of the `launches` of gang `gang` (module docstring), and in the gang's cluster
+    placement group when it asks for one."""
     tags = {**record.request.tags, TAG_GANG: f"{gang}.{launches}"}
-    return replace(record, request=replace(record.request, tags=tags))
+    group = f"luna-{gang}" if placement else ""
+    return replace(record, request=replace(record.request, tags=tags, placement_group=group))
 
 
 def _busy_provider_ids(snapshot: ClusterSnapshot) -> set[str]:

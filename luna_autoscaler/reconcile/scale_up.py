@@ -243,7 +243,9 @@ class ScaleUp:
             if self._paused_until is not None and now < self._paused_until:
                 errors.append(f"configuration: launches paused until {self._paused_until.isoformat()}")
                 break
-            outcomes = self._launch_group(group, config, now, gang=key in gang_plan.gangs)
+            outcomes = self._launch_group(
+                group, config, now, gang=key in gang_plan.gangs, placement=key in gang_plan.placement
+            )
             failed = [o for _, o in outcomes if isinstance(o, LaunchFailure)]
             for failure in failed:
                 failures.append(failure)
@@ -263,7 +265,7 @@ class ScaleUp:
         return failures
 
     def _launch_group(
-        self, group: Sequence[PlannedNode], config: Config, now: datetime, *, gang: bool
+        self, group: Sequence[PlannedNode], config: Config, now: datetime, *, gang: bool, placement: bool
     ) -> list[tuple[PlannedNode, LaunchRecord | LaunchFailure]]:
         """Launch each node of the group; stop at the first failure of a group of several (a gang). A gang's
         launches are tagged with it, so that a restart can tell a half gang (gang_launches.py)."""
@@ -273,7 +275,7 @@ class ScaleUp:
             record = self._tracker.new_record(planned, config, now)
             if gang:
                 first = first or record.launch_id
-                record = tagged(record, first, len(group))
+                record = tagged(record, first, len(group), placement=placement)
             outcome = self._tracker.launch(record, config, now)
             outcomes.append((planned, outcome))
             if isinstance(outcome, LaunchFailure):

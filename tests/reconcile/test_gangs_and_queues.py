@@ -322,3 +322,27 @@ def test_after_a_restart_a_gang_that_ran_and_lost_a_node_is_left_alone(make_worl
 
     assert len(w.terminated()) == before
     assert [i.instance_id for i in w.live_instances()] == [first.launched[1].instance_id]
+
+
+def test_a_gang_that_asks_for_a_placement_group_launches_every_node_into_one(make_world) -> None:
+    w: World = make_world()
+    w.server.create(k.pod_group("train", 3))
+    for i in range(3):
+        w.add_pod(
+            f"worker-{i}",
+            gpus=8,
+            cpu="8",
+            memory="64Gi",
+            annotations={**KAI_GROUP, **({"luna.elotl.co/placement-group": "cluster"} if i == 0 else {})},
+        )
+    w.server.create(k.pod_group("plain", 2))
+    for i in range(2):
+        w.add_pod(f"plain-{i}", gpus=8, cpu="8", memory="64Gi", annotations={"pod-group-name": "plain"})
+
+    report = w.cycle()
+
+    assert len(report.launched) == 5
+    groups = {r.launch_id: r.placement_group for r in w.launches()}
+    train = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/worker")}
+    plain = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/plain")}
+    assert len(train) == 1 and train.pop().startswith("luna-launch-") and plain == {""}
