@@ -346,3 +346,13 @@ def test_a_gang_that_asks_for_a_placement_group_launches_every_node_into_one(mak
     train = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/worker")}
     plain = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/plain")}
     assert len(train) == 1 and train.pop().startswith("luna-launch-") and plain == {""}
+
+
+def test_a_dry_run_started_next_to_a_half_gang_terminates_nothing(make_world) -> None:
+    w: World = make_world({"gangs.launchDeadline": "30s"})
+    flaky = FailingLaunches(w.provider, {3, *range(5, 1000)}, Transient("throttled", retry_after_seconds=5))
+    _half_gang(w, flaky)
+
+    w.cycle(advance_seconds=10, reconciler=w.new_reconciler(provider=flaky, dry_run=True))
+
+    assert w.terminated() == [] and len(w.live_instances()) == 3
