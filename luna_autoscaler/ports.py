@@ -48,6 +48,9 @@ TAG_CLUSTER = "luna.elotl.co/cluster"
 TAG_OWNER = "luna.elotl.co/owner"
 TAG_LAUNCH_ID = "luna.elotl.co/launch-id"
 TAG_NODE_POOL = "luna.elotl.co/node-pool"
+TAG_GANG = "luna.elotl.co/gang"
+"""On each launch of a gang: `<gang id>.<number of launches>`, so a restart can tell a half-launched gang
+(reconcile/gang_launches.py). Per launch: a pool cloud, whose tags are the pool's, does not record it."""
 OWNER_VALUE = "luna-autoscaler"
 
 PER_LAUNCH_LABELS = frozenset({lbl.LAUNCH_ID})
@@ -131,6 +134,9 @@ class LaunchRequest:
     taints: tuple[Taint, ...] = ()
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     gpu_mode: GpuMode = field(default_factory=GpuMode)
+    placement_group: str = ""
+    """A cluster placement group the instance joins (a gang's nodes share one, for EFA or InfiniBand); a
+    provider that has none ignores it, since the planner already keeps the gang in one zone."""
 
     def configuration(self, offering: Offering | None = None) -> NodeConfiguration:
         """The node configuration of this launch on `offering` (default: the first choice): the well-known labels

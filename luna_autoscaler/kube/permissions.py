@@ -38,6 +38,8 @@ API_CALLS: tuple[ApiCall, ...] = (
             ("scheduling.x-k8s.io", "podgroups"),
             ("scheduling.volcano.sh", "podgroups"),
             ("scheduling.run.ai", "queues"),
+            ("kueue.x-k8s.io", "clusterqueues"),
+            ("kueue.x-k8s.io", "localqueues"),
             ("autoscaling.x-k8s.io", "provisioningrequests"),
             ("", "podtemplates"),
         )

@@ -1,7 +1,8 @@
 """The gang and queue CRDs, watched like the rest, where they are installed: the `WorkloadSource` port.
 
-PodGroups (KAI Scheduler, scheduler-plugins, Volcano), KAI Queues, ProvisioningRequests and the PodTemplates
-they point at are each followed by a reflector into the same cache (a change wakes the loop like a pod does).
+PodGroups (KAI Scheduler, scheduler-plugins, Volcano), KAI Queues, Kueue ClusterQueues and LocalQueues,
+ProvisioningRequests and the PodTemplates they point at are each followed by a reflector into the same cache (a
+change wakes the loop like a pod does).
 Most clusters lack most of these CRDs: a 404 on a list or a watch means "not installed", so the reflector
 reports an empty, synced set and no error, and looks again every `CRD_RECHECK_SECONDS` (a CRD installed later is
 picked up without a restart). Answers to ProvisioningRequests go to their status subresource as a merge patch of
@@ -17,6 +18,12 @@ from typing import Any
 from luna_autoscaler.kube.cache import ClusterCache, KindStore
 from luna_autoscaler.kube.reflector import Reflector, WatchSettings
 from luna_autoscaler.kube.rest import KubeApiError, Rest
+from luna_autoscaler.models.kueue import (
+    ClusterQueue,
+    LocalQueue,
+    cluster_queue_from_manifest,
+    local_queue_from_manifest,
+)
 from luna_autoscaler.models.workloads import (
     Condition,
     PodGroup,
@@ -50,6 +57,8 @@ POD_GROUPS = (
     CustomResource("scheduling.volcano.sh", "v1beta1", "podgroups"),
 )
 QUEUES = CustomResource("scheduling.run.ai", "v2", "queues")
+CLUSTER_QUEUES = CustomResource("kueue.x-k8s.io", "v1beta1", "clusterqueues")
+LOCAL_QUEUES = CustomResource("kueue.x-k8s.io", "v1beta1", "localqueues")
 PROVISIONING_REQUESTS = CustomResource("autoscaling.x-k8s.io", "v1", "provisioningrequests")
 
 
@@ -76,6 +85,10 @@ class WorkloadStores:
             KindStore(str(r), pod_group_from_manifest, cache) for r in POD_GROUPS
         ]
         self.queues: KindStore[Queue] = KindStore(str(QUEUES), queue_from_manifest, cache)
+        self.cluster_queues: KindStore[ClusterQueue] = KindStore(
+            str(CLUSTER_QUEUES), cluster_queue_from_manifest, cache
+        )
+        self.local_queues: KindStore[LocalQueue] = KindStore(str(LOCAL_QUEUES), local_queue_from_manifest, cache)
         self.requests: KindStore[ProvisioningRequest] = KindStore(
             str(PROVISIONING_REQUESTS), provisioning_request_from_manifest, cache
         )
@@ -85,6 +98,8 @@ class WorkloadStores:
         sinks: list[tuple[CustomResource, KindStore[Any]]] = [
             *zip(POD_GROUPS, self.pod_groups, strict=True),
             (QUEUES, self.queues),
+            (CLUSTER_QUEUES, self.cluster_queues),
+            (LOCAL_QUEUES, self.local_queues),
             (PROVISIONING_REQUESTS, self.requests),
         ]
         self.reflectors: tuple[Reflector, ...] = (
@@ -99,7 +114,14 @@ class WorkloadStores:
 
     def invalid_objects(self) -> dict[str, str]:
         """`resource namespace/name` → why it could not be read (left out of `workloads()`, logged once)."""
-        stores: list[KindStore[Any]] = [*self.pod_groups, self.queues, self.requests, self.templates]
+        stores: list[KindStore[Any]] = [
+            *self.pod_groups,
+            self.queues,
+            self.cluster_queues,
+            self.local_queues,
+            self.requests,
+            self.templates,
+        ]
         with self._cache.lock:
             return {f"{store.resource} {key}": why for store in stores for key, why in store.invalid.items()}
 
@@ -110,6 +132,8 @@ class WorkloadStores:
                 queues=self.queues.ordered(),
                 provisioning_requests=self.requests.ordered(),
                 pod_templates=self.templates.ordered(),
+                cluster_queues=self.cluster_queues.ordered(),
+                local_queues=self.local_queues.ordered(),
             )
 
     def set_conditions(self, request: ProvisioningRequest, conditions: Sequence[Condition]) -> None:

@@ -6,7 +6,9 @@ pod matches, as an empty Kubernetes selector does. `pod.elotl.co/ignore: "true"`
 handled. Of the handled pods:
 - those gated with the scheduling gate `nodecostestimate` only get a cost estimate (an Event), never a node;
 - the others need a node when they are Pending and the scheduler found none (PodScheduled=False, reason
-  Unschedulable); pods still waiting on any other scheduling gate are not unschedulable yet and are left alone.
+  Unschedulable), and when they wait only for Kueue's admission gate (`kueue.x-k8s.io/admission`): their
+  ClusterQueue's quota decides whether nodes are bought ahead of the admission (planner/queues.py); pods still
+  waiting on any other scheduling gate are not unschedulable yet and are left alone.
 
 A node is ours when it carries the managed-by label we put on every node we launch, or when its providerID is
 one of the instances the provider says we own (a node whose labels were edited is still found).
@@ -18,6 +20,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from luna_autoscaler.models.kueue import is_kueue_gated
 from luna_autoscaler.models.pod import COST_ESTIMATE_GATE, IGNORE, Node, Pod
 from luna_autoscaler.models.scheduling import MANAGED_BY, MANAGED_BY_VALUE
 
@@ -76,7 +79,7 @@ def select_pods(pods: Iterable[Pod], selector: PodSelector) -> PodSelection:
             continue
         if COST_ESTIMATE_GATE in pod.scheduling_gates:
             estimate.append(pod)
-        elif pod.phase == "Pending" and pod.unschedulable and not pod.scheduling_gates:
+        elif pod.phase == "Pending" and ((pod.unschedulable and not pod.scheduling_gates) or is_kueue_gated(pod)):
             needs_node.append(pod)
     return PodSelection(tuple(needs_node), tuple(estimate))
 

@@ -22,12 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from luna_autoscaler.errors import ManifestError
 from luna_autoscaler.models.manifest import _map, pod_from_manifest
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.resources import CPU, MEMORY, NVIDIA_GPU
+
+if TYPE_CHECKING:  # models/kueue.py builds on this module's queue model
+    from luna_autoscaler.models.kueue import ClusterQueue, LocalQueue
 
 Json = Mapping[str, Any]
 
@@ -45,6 +48,10 @@ CONSUME_PROVISIONING_REQUEST = (
 CHECK_CAPACITY = "check-capacity.autoscaling.x-k8s.io"
 BEST_EFFORT_ATOMIC = "best-effort-atomic-scale-up.autoscaling.x-k8s.io"
 PROVISIONING_CLASSES = (CHECK_CAPACITY, BEST_EFFORT_ATOMIC)
+PLACEMENT_GROUP = "luna.elotl.co/placement-group"
+"""Pod annotation: `cluster` puts its gang's nodes in one cluster placement group (EFA, InfiniBand)."""
+FABRIC_RESOURCES = ("vpc.amazonaws.com/efa",)
+"""Extended resources of a low-latency fabric: a gang asking for them wants a placement group too."""
 PROVISIONING_REQUEST_POD = "luna.elotl.co/provisioning-request"
 """Annotation on the pods a ProvisioningRequest stands for: they exist only in plans (no Events, never bound)."""
 
@@ -134,6 +141,13 @@ def group_of(pod: Pod) -> tuple[GroupKind, str] | None:
     return None
 
 
+def wants_placement_group(pod: Pod) -> bool:
+    """The pod asks for a cluster placement group: by annotation, or by requesting a fabric resource (EFA)."""
+    if pod.annotations.get(PLACEMENT_GROUP, "").lower() == "cluster":
+        return True
+    return any(pod.requests.get(name) for name in FABRIC_RESOURCES)
+
+
 @dataclass(frozen=True, slots=True)
 class Gang:
     """The pods of one pod group as this cycle sees them. `min_member` pods must run together: `running` already
@@ -190,11 +204,17 @@ UNLIMITED = -1.0
 
 @dataclass(frozen=True, slots=True)
 class QueueResource:
-    """One resource of a KAI queue, in KAI's units (GPUs, millicores, megabytes). None: unlimited."""
+    """One resource of a queue, in queue units (GPUs, millicores, megabytes). None: unlimited.
+
+    `reserved` is what the queue keeps for itself whether it uses it or not: its parent counts at least that
+    much as used (a Kueue ClusterQueue's quota beyond its `lendingLimit`; 0 for KAI). `why` says what the limit
+    is made of, for the message of a pod it holds."""
 
     quota: float | None = 0.0
     limit: float | None = None
     over_quota_weight: float = 1.0
+    reserved: float = 0.0
+    why: str = ""
 
 
 QUEUE_RESOURCES = ("gpu", "cpu", "memory")
@@ -202,15 +222,22 @@ QUEUE_RESOURCES = ("gpu", "cpu", "memory")
 
 @dataclass(frozen=True, slots=True)
 class Queue:
-    """A KAI Scheduler Queue (`scheduling.run.ai/v2`): per resource a quota (deserved), a limit and an over-quota
-    weight; queues form a tree through `parent`."""
+    """A node of a queue tree, the one model queue admission evaluates for every queueing scheduler: a KAI
+    Scheduler Queue (`scheduling.run.ai/v2`: quota, limit, over-quota weight; a tree through `parent`), or a
+    Kueue ClusterQueue with its cohort as parent (models/kueue.py). `title` names it in messages."""
 
     name: str
     parent: str = ""
     resources: Mapping[str, QueueResource] = field(default_factory=lambda: MappingProxyType({}))
+    title: str = ""
+    uncovered: QueueResource = QueueResource(quota=None)  # a resource it does not list
+
+    @property
+    def label(self) -> str:
+        return self.title or f"KAI queue {self.name}"
 
     def resource(self, name: str) -> QueueResource:
-        return self.resources.get(name, QueueResource(quota=None))
+        return self.resources.get(name, self.uncovered)
 
 
 def _amount(value: object, where: str) -> float | None:
@@ -388,12 +415,14 @@ def request_pods(request: ProvisioningRequest, templates: Mapping[str, PodTempla
 
 @dataclass(frozen=True, slots=True)
 class Workloads:
-    """The gang and queue objects of one cycle; empty where the CRDs are not installed."""
+    """The gang and queue objects of one cycle (KAI and Kueue); empty where the CRDs are not installed."""
 
     pod_groups: tuple[PodGroup, ...] = ()
     queues: tuple[Queue, ...] = ()
     provisioning_requests: tuple[ProvisioningRequest, ...] = ()
     pod_templates: tuple[PodTemplate, ...] = ()
+    cluster_queues: tuple[ClusterQueue, ...] = ()
+    local_queues: tuple[LocalQueue, ...] = ()
 
 
 class WorkloadSource(Protocol):

@@ -2,7 +2,8 @@
 
 A gang scheduler binds none of a group's pods until `minMember` of them fit; half a gang's nodes burn GPU hours
 and run nothing. So each gang is planned on its own, once per zone with its pods pinned to that zone (a gang
-split across zones would pay cross-zone latency and traffic, and an ICE in one zone would strand the other half),
+split across zones would pay cross-zone latency and traffic, and an ICE in one zone would strand the other half;
+a gang whose pods ask for a placement group, EFA or InfiniBand, has its new nodes marked to share one),
 and the cheapest zone that places enough of its pods wins; if no zone does, none of its pods gets a node and
 each says why. Gangs go first (higher priority first, then by key), each taking the capacity it uses from the
 existing and in-flight nodes and from the cluster limits as a whole; the other pods are then planned as usual
@@ -17,7 +18,7 @@ from types import MappingProxyType
 
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.scheduling import ZONE, NodeSelector, Operator, Requirement
-from luna_autoscaler.models.workloads import Gang
+from luna_autoscaler.models.workloads import Gang, wants_placement_group
 from luna_autoscaler.planner.planning import plan
 from luna_autoscaler.planner.types import CapacityNode, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
@@ -30,12 +31,14 @@ class GangSpec:
     pods: tuple[str, ...]
     needed: int
     min_member: int
+    placement: bool = False  # its new nodes go in one cluster placement group
 
     @staticmethod
     def of(gang: Gang, pods: Iterable[Pod] | None = None) -> GangSpec:
         """The spec of a gang, for `pods` of its pending pods (default: all of them)."""
         chosen = gang.pending if pods is None else tuple(pods)
-        return GangSpec(gang.key, tuple(p.key for p in chosen), gang.needed, gang.min_member)
+        placement = any(wants_placement_group(p) for p in chosen)
+        return GangSpec(gang.key, tuple(p.key for p in chosen), gang.needed, gang.min_member, placement)
 
     @staticmethod
     def whole(key: str, pods: Sequence[Pod]) -> GangSpec:
@@ -49,6 +52,7 @@ class GangPlan:
 
     plan: Plan
     gangs: Mapping[str, tuple[str, ...]]
+    placement: frozenset[str] = frozenset()  # gangs whose new nodes go in one cluster placement group
 
     def gang_of(self) -> dict[str, str]:
         """New node name → the gang it belongs to."""
@@ -143,6 +147,7 @@ def plan_gangs(request: PlanRequest, gangs: Sequence[GangSpec]) -> GangPlan:
     on_existing: dict[str, str] = {}
     unplaced: list[Unplaced] = []
     gang_nodes: dict[str, tuple[str, ...]] = {}
+    placement: set[str] = set()
     ordered = sorted(gangs, key=lambda g: (-max((by_key[k].priority for k in g.pods if k in by_key), default=0), g.key))
     for i, gang in enumerate(ordered):
         pods = [by_key[k] for k in gang.pods if k in by_key]
@@ -180,6 +185,8 @@ def plan_gangs(request: PlanRequest, gangs: Sequence[GangSpec]) -> GangPlan:
         limits = _less(limits, best.plan.new_nodes)
         if best.plan.new_nodes:
             gang_nodes[gang.key] = tuple(n.name for n in best.plan.new_nodes)
+            if gang.placement:
+                placement.add(gang.key)
     rest = plan(
         replace(request, pods=tuple(p for p in request.pods if p.key not in members), nodes=tuple(nodes), limits=limits)
     )
@@ -188,4 +195,4 @@ def plan_gangs(request: PlanRequest, gangs: Sequence[GangSpec]) -> GangPlan:
         on_existing=MappingProxyType(dict(sorted({**on_existing, **rest.on_existing}.items()))),
         unplaced=tuple(sorted((*unplaced, *rest.unplaced), key=lambda u: u.pod)),
     )
-    return GangPlan(combined, MappingProxyType(gang_nodes))
+    return GangPlan(combined, MappingProxyType(gang_nodes), frozenset(placement))

@@ -9,19 +9,28 @@ launch may return a provisional instance the cloud names (or fails) later; the g
 launch has an identified instance, and if one of them fails meanwhile, or that has not happened by
 `gangs.launchDeadline`, the gang is rolled back the same way. Only the tracker's `records` and the provider's
 `terminate` are used, so the launch machinery stays unaware of gangs.
+
+What is open lives in this process, so it is also written where a restart finds it: each launch of a gang is
+tagged `luna.elotl.co/gang: <gang id>.<launches>` (the gang id is its first launch id), and the cloud keeps each
+instance's launch time. After a restart `recover` looks at the instances by gang: one with fewer live instances
+than launches (a launch was lost with the process, or a rollback was cut short) is rolled back, unless a pod
+runs on one of its nodes (the gang ran and lost a member later: not ours to undo); one whose launches are all
+there but not all named yet is followed again with the deadline counted from its launch time. Pool clouds (GKE,
+AKS) record tags per pool, not per launch, so they do not keep the tag and a restart there loses this state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
 
 from luna_autoscaler.config import Config
+from luna_autoscaler.models.scheduling import LAUNCH_ID
 from luna_autoscaler.observability.metrics import Metrics
-from luna_autoscaler.ports import NodeProvider
+from luna_autoscaler.ports import TAG_GANG, ClusterSnapshot, Instance, InstanceState, NodeProvider
 from luna_autoscaler.reconcile.launches import LaunchTracker
 from luna_autoscaler.reconcile.state import LaunchRecord
 
@@ -45,25 +54,54 @@ class GangLaunches:
     def roll_back(self, gang: str, records: Iterable[LaunchRecord], why: str) -> int:
         """Terminate the instances of these launches and forget them; the number terminated. A terminate that
         fails leaves an orphan (no record, our tags), which garbage collection terminates later."""
-        terminated = 0
+        instances = []
         for record in records:
             current = self._tracker.records.pop(record.launch_id, None) or record
-            if current.instance is None:
-                continue
+            if current.instance is not None:
+                instances.append(current.instance.instance_id)
+        return self._terminate(gang, instances, why)
+
+    def _terminate(self, gang: str, instance_ids: Iterable[str], why: str) -> int:
+        terminated = 0
+        for instance_id in instance_ids:
             try:
-                self._provider.terminate(current.instance.instance_id)
+                self._provider.terminate(instance_id)
                 terminated += 1
             except Exception as e:
                 log.warning(
-                    "gang.rollback_failed",
-                    gang=gang,
-                    instance_id=current.instance.instance_id,
-                    error=f"{type(e).__name__}: {e}",
+                    "gang.rollback_failed", gang=gang, instance_id=instance_id, error=f"{type(e).__name__}: {e}"
                 )
         self.open.pop(gang, None)
         self._metrics.nodes_removed.labels("gang-rollback").inc(terminated)
         log.warning("gang.rolled_back", gang=gang, why=why, terminated=terminated)
         return terminated
+
+    def recover(self, instances: Sequence[Instance], snapshot: ClusterSnapshot, config: Config, now: datetime) -> None:
+        """After a restart: undo the gangs left half launched, follow again those still being named (module
+        docstring). Call once, after the tracker's `rebuild`."""
+        members: dict[str, list[Instance]] = {}
+        size: dict[str, int] = {}
+        for inst in instances:
+            gang, _, count = inst.tags.get(TAG_GANG, "").rpartition(".")
+            if not gang or not count.isdigit() or inst.state in (InstanceState.FAILED, InstanceState.TERMINATED):
+                continue
+            members.setdefault(gang, []).append(inst)
+            size[gang] = int(count)
+        busy = _busy_provider_ids(snapshot)
+        for gang, launched in sorted(members.items()):
+            if any(i.provider_id in busy or i.launch_id in busy for i in launched):
+                continue
+            if len(launched) < size[gang]:
+                for inst in launched:
+                    self._tracker.records.pop(inst.launch_id, None)
+                why = f"restart: {len(launched)} of its {size[gang]} launches left"
+                self._terminate(gang, [i.instance_id for i in launched], why)
+            elif not all(i.identified for i in launched):
+                started = min(i.created_at for i in launched)
+                deadline = started + timedelta(seconds=config.gangs.launch_deadline_seconds)
+                ids = tuple(i.launch_id for i in launched)
+                self.open[gang] = OpenGang(ids, deadline, frozenset(i.launch_id for i in launched if i.identified))
+                log.info("gang.recovered", gang=gang, launches=len(ids), deadline=deadline.isoformat())
 
     def opened(self, gang: str, records: Sequence[LaunchRecord], config: Config, now: datetime) -> None:
         """A gang some of whose launches are still being retried: complete by the deadline, or roll back."""
@@ -93,6 +131,26 @@ class GangLaunches:
             else:
                 self.open[gang] = OpenGang(state.launch_ids, state.deadline, frozenset(launched))
         return rolled
+
+
+def tagged(record: LaunchRecord, gang: str, launches: int, *, placement: bool) -> LaunchRecord:
+    """The launch, tagged as one of the `launches` of gang `gang` (module docstring), and in the gang's cluster
+    placement group when it asks for one."""
+    tags = {**record.request.tags, TAG_GANG: f"{gang}.{launches}"}
+    group = f"luna-{gang}" if placement else ""
+    return replace(record, request=replace(record.request, tags=tags, placement_group=group))
+
+
+def _busy_provider_ids(snapshot: ClusterSnapshot) -> set[str]:
+    """Provider ids and launch ids of the nodes a workload pod is bound to."""
+    used = {p.node_name for p in snapshot.pods if p.node_name and not p.terminal and not p.is_daemonset_pod}
+    out: set[str] = set()
+    for node in snapshot.nodes:
+        if node.name in used:
+            out.add(node.provider_id)
+            out.add(node.labels.get(LAUNCH_ID, ""))
+    out.discard("")
+    return out
 
 
 def is_complete(records: Sequence[LaunchRecord]) -> bool:

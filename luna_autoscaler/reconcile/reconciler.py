@@ -145,6 +145,8 @@ class Reconciler:
         prepared = self._prepared_offerings(catalog, config, snapshot.nodes)
         if not self._rebuilt:
             self._tracker.rebuild(instances, snapshot.nodes, catalog, config)
+            if not self._dry_run:  # a dry run terminates nothing, not even a half gang
+                self._gang_launches.recover(instances, snapshot, config, now)
             self._scale_up.last_launch_at = max((r.started_at for r in self._tracker.records.values()), default=None)
             self._drainer.resume(view, now)
             self._rebuilt = True

@@ -28,7 +28,7 @@ from luna_autoscaler.planner.gangs import GangPlan, GangSpec, plan_gangs
 from luna_autoscaler.planner.shapes import PreparedOfferings
 from luna_autoscaler.planner.types import CapacityNode, Limits, PlannedNode, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
-from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete
+from luna_autoscaler.reconcile.gang_launches import GangLaunches, is_complete, tagged
 from luna_autoscaler.reconcile.launches import LaunchFailure, LaunchTracker, PlanCapacity
 from luna_autoscaler.reconcile.report import LaunchSummary
 from luna_autoscaler.reconcile.state import LaunchPhase, LaunchRecord, UnavailableOfferings
@@ -252,7 +252,9 @@ class ScaleUp:
             if self._paused_until is not None and now < self._paused_until:
                 errors.append(f"configuration: launches paused until {self._paused_until.isoformat()}")
                 break
-            outcomes = self._launch_group(group, config, now)
+            outcomes = self._launch_group(
+                group, config, now, gang=key in gang_plan.gangs, placement=key in gang_plan.placement
+            )
             failed = [o for _, o in outcomes if isinstance(o, LaunchFailure)]
             for failure in failed:
                 failures.append(failure)
@@ -272,12 +274,17 @@ class ScaleUp:
         return failures
 
     def _launch_group(
-        self, group: Sequence[PlannedNode], config: Config, now: datetime
+        self, group: Sequence[PlannedNode], config: Config, now: datetime, *, gang: bool, placement: bool
     ) -> list[tuple[PlannedNode, LaunchRecord | LaunchFailure]]:
-        """Launch each node of the group; stop at the first failure of a group of several (a gang)."""
+        """Launch each node of the group; stop at the first failure of a group of several (a gang). A gang's
+        launches are tagged with it, so that a restart can tell a half gang (gang_launches.py)."""
         outcomes: list[tuple[PlannedNode, LaunchRecord | LaunchFailure]] = []
+        first = ""
         for planned in group:
             record = self._tracker.new_record(planned, config, now)
+            if gang:
+                first = first or record.launch_id
+                record = tagged(record, first, len(group), placement=placement)
             outcome = self._tracker.launch(record, config, now)
             outcomes.append((planned, outcome))
             if isinstance(outcome, LaunchFailure):

@@ -1,10 +1,10 @@
 """Gangs, queues and ProvisioningRequests in the cycle: what the pending pods become before they are planned,
 and the answers given after.
 
-Before scale-up: pending pods are grouped into gangs (their PodGroups), those their KAI queue would not admit
-now are held back with a `NotTriggerScaleUp` Event naming the queue and why, and every open ProvisioningRequest
-of the best-effort-atomic class adds the pods it stands for as one more gang. After scale-up each
-ProvisioningRequest gets the conditions the Cluster Autoscaler gives it: `Accepted` when first seen;
+Before scale-up: pending pods are grouped into gangs (their PodGroups), those their KAI queue or Kueue
+ClusterQueue would not admit now are held back with a `NotTriggerScaleUp` Event naming the queue and why, and
+every open ProvisioningRequest of the best-effort-atomic class adds the pods it stands for as one more gang.
+After scale-up each ProvisioningRequest gets the conditions the Cluster Autoscaler gives it: `Accepted` when first seen;
 `Provisioned=True` (CapacityIsFound, or CapacityIsProvisioned when nodes were launched for it) once all its pods
 have a place, else `Provisioned=False` (CapacityIsNotFound, tried again next cycle); `Failed=True` when it
 cannot be read (a PodTemplate missing); check-capacity requests are answered from existing capacity only;
@@ -34,7 +34,7 @@ from luna_autoscaler.models.workloads import (
     request_pods,
 )
 from luna_autoscaler.planner.gangs import GangSpec, plan_gangs
-from luna_autoscaler.planner.queues import admit
+from luna_autoscaler.planner.queues import Admission, admit, admit_kueue
 from luna_autoscaler.planner.types import Limits, PlanRequest, Unplaced
 from luna_autoscaler.reconcile.events import PodEvents
 
@@ -76,7 +76,9 @@ class GangsAndQueues:
         """Gangs of the pending pods, those the queues hold back, and the pods of open ProvisioningRequests."""
         workloads = self._source.workloads() if self._source is not None else Workloads()
         found = gangs(pods, pending, workloads.pod_groups)
-        admission = admit(pending, found, [p for p in pods if p.node_name], workloads.queues, workloads.pod_groups)
+        kai = admit(pending, found, [p for p in pods if p.node_name], workloads.queues, workloads.pod_groups)
+        kueue = admit_kueue(kai.admitted, found, pods, workloads.cluster_queues, workloads.local_queues)
+        admission = Admission(kueue.admitted, (*kai.held, *kueue.held))
         by_key = {p.key: p for p in pending}
         for u in admission.held:
             if self._events.post(

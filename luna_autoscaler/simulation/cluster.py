@@ -8,7 +8,10 @@ behaves like the parts of Kubernetes the loop depends on and nothing more:
   disruption left; ExtendedResourceToleration admission, which gives a pod that requests `nvidia.com/gpu`
   a toleration for the taint of that name, as GKE and AKS do;
 - kube-scheduler (`schedule()`, see `simulation.scheduler`): binds pending pods to ready nodes that fit, and
-  marks the others PodScheduled=False/Unschedulable, which is what the loop acts on;
+  marks the others PodScheduled=False/Unschedulable, which is what the loop acts on; with the scenario's
+  PodGroups it is a gang scheduler (a gang binds whole or not at all, `simulation.gangs`, which also counts the
+  GPU-hours partial gangs waste), and with its KAI queues it binds no pod past its queue's limit;
+- the WorkloadSource port: those PodGroups and queues, as the loop reads them from the CRDs;
 - the DaemonSet controller (one pod per matching node) and the disruption controller (a PDB's
   disruptionsAllowed recomputed from its healthy pods).
 
@@ -22,7 +25,7 @@ It also keeps the safety record the simulation reports: anything the autoscaler 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -33,7 +36,18 @@ from luna_autoscaler.config import Config
 from luna_autoscaler.models.pod import DaemonSet, DisruptionBudget, Node, OwnerRef, Pod
 from luna_autoscaler.models.resources import ZERO, Resources
 from luna_autoscaler.models.scheduling import MANAGED_BY, MANAGED_BY_VALUE, Taint, Toleration, tolerates_all
+from luna_autoscaler.models.workloads import (
+    Condition,
+    Gang,
+    PodGroup,
+    ProvisioningRequest,
+    Queue,
+    Workloads,
+    gangs,
+)
+from luna_autoscaler.planner.queues import admit
 from luna_autoscaler.ports import Clock, ClusterSnapshot, EvictionOutcome, ObjectRef
+from luna_autoscaler.simulation.gangs import PartialGangs, place_gang
 from luna_autoscaler.simulation.scheduler import Scoring, choose_node, unfit_reason
 
 
@@ -120,7 +134,12 @@ class SimulatedCluster:
         budgets: Iterable[BudgetSpec] = (),
         observer: PodObserver | None = None,
         extended_resource_toleration: bool = True,
+        pod_groups: Iterable[PodGroup] = (),
+        queues: Iterable[Queue] = (),
     ) -> None:
+        self._pod_groups = tuple(pod_groups)
+        self._queues = tuple(queues)
+        self.partial_gangs = PartialGangs()
         self._clock = clock
         self._config = config
         self._scoring = scoring
@@ -153,6 +172,14 @@ class SimulatedCluster:
 
     def config(self) -> Config | None:
         return self._config
+
+    # ---- the WorkloadSource port: the scenario's PodGroups and KAI queues --------------------------------
+
+    def workloads(self) -> Workloads:
+        return Workloads(pod_groups=self._pod_groups, queues=self._queues)
+
+    def set_conditions(self, request: ProvisioningRequest, conditions: Sequence[Condition]) -> None:
+        """No ProvisioningRequests are simulated."""
 
     def label_node(self, node_name: str, labels: Mapping[str, str]) -> None:
         node = self._touch(node_name, "label")
@@ -253,24 +280,71 @@ class SimulatedCluster:
         Like kube-scheduler, pods already found Unschedulable are retried only after an event that may make
         room (a node added or relabelled, GPUs reported, a pod gone); new pods are always tried.
         """
+        self.partial_gangs.advance(self._clock().timestamp())
         retry = self._capacity_changed
         self._capacity_changed = False
-        queue = [
-            p for p in self._pods.values() if not p.node_name and not p.deleting and (retry or p.key in self._untried)
-        ]
+        pending = [p for p in self._pods.values() if not p.node_name and not p.deleting]
+        found = gangs(self._pods.values(), pending, self._pod_groups)
+        gang_of = {p.key: g for g in found for p in g.pending}
+        # A new member makes its whole gang worth another try.
+        with_new = {p.key for g in found if any(m.key in self._untried for m in g.pending) for p in g.pending}
+        queue = [p for p in pending if retry or p.key in self._untried or p.key in with_new]
         queue.sort(key=lambda p: (-p.priority, p.created_at or datetime.min, p.key))
         self._untried.clear()
-        bindings = []
+        if self._queues:  # KAI: a pod its queue would take past a limit is not bound, whatever fits
+            bound = [p for p in self._pods.values() if p.node_name]
+            allowed = {p.key for p in admit(queue, found, bound, self._queues, self._pod_groups).admitted}
+        else:
+            allowed = {p.key for p in queue}
+        bindings: list[tuple[str, str]] = []
+        done: set[str] = set()
         for pod in queue:
-            node = choose_node(pod, ((n, self._used[n.name]) for n in self._nodes.values()), self._scoring)
+            gang = gang_of.get(pod.key)
+            if gang is not None:
+                if gang.key not in done:
+                    done.add(gang.key)
+                    bindings += self._schedule_gang(gang, allowed)
+                continue
+            node = None
+            if pod.key in allowed:
+                node = choose_node(pod, ((n, self._used[n.name]) for n in self._nodes.values()), self._scoring)
             if node is None:
-                if not pod.unschedulable:
-                    self._pods[pod.key] = dataclasses.replace(pod, unschedulable=True)
-                    self._version += 1
+                self._unschedulable(pod)
                 continue
             self._bind(pod, node)
             bindings.append((pod.key, node.name))
+        self.partial_gangs.gone(g.key for g in found)
         return tuple(bindings)
+
+    def _schedule_gang(self, gang: Gang, allowed: set[str]) -> list[tuple[str, str]]:
+        """All of the gang's pods that fit, if at least `needed` do; else none (simulation.gangs)."""
+        if all(p.key in allowed for p in gang.pending):
+            placed, held = place_gang(gang, self._nodes.values(), self._used, self._scoring)
+        else:
+            placed, held = {}, 0.0
+        if not placed:
+            self.partial_gangs.held(gang.key, held)
+            for member in gang.pending:
+                self._unschedulable(member)
+            return []
+        self.partial_gangs.bound(gang.key)
+        for member in gang.pending:
+            node = placed.get(member.key)
+            if node is None:
+                self._unschedulable(member)
+            else:
+                self._bind(self._pods[member.key], self._nodes[node.name])
+        return [(k, n.name) for k, n in placed.items()]
+
+    def _unschedulable(self, pod: Pod) -> None:
+        current = self._pods[pod.key]
+        if not current.unschedulable:
+            self._pods[pod.key] = dataclasses.replace(current, unschedulable=True)
+            self._version += 1
+
+    def finish(self) -> None:
+        """The run is over: gangs still partial wasted what they held."""
+        self.partial_gangs.finish(self._clock().timestamp())
 
     # ---- reading ----------------------------------------------------------------------------------------
 
@@ -325,6 +399,7 @@ class SimulatedCluster:
             self._stop(pod, cause)
         del self._nodes[node_name]
         del self._used[node_name]
+        self._capacity_changed = True  # a partial gang that had a place on it has less now
         self._interrupted.discard(node_name)
         self._version += 1
 

@@ -110,6 +110,8 @@ class Simulation:
             scoring=scenario.scoring,
             daemonsets=scenario.daemonsets,
             observer=self,
+            pod_groups=scenario.pod_groups,
+            queues=scenario.queues,
         )
         self.cloud = SimulatedCloud(
             make_provider(self.clock), scenario.cloud_model, self.clock, started_at=self.clock()
@@ -122,6 +124,7 @@ class Simulation:
             cluster_name=scenario.cluster_name,
             local_config=self.config,
             launch_ids=lambda: f"launch-{next(launch_numbers):05d}",
+            workloads=self.cluster,
         )
         self._horizon = scenario.hours * 3600
         self._queue: list[tuple[float, int, int, str]] = []
@@ -192,6 +195,7 @@ class Simulation:
             if cycle:
                 self._cycle()
         self.clock.seconds = self._horizon
+        self.cluster.finish()
         return self._result(time.perf_counter() - wall)
 
     def _cycle(self) -> None:
@@ -367,5 +371,7 @@ class Simulation:
             violations=tuple(str(v) for v in self.cluster.violations),
             events=dict(Counter(e.reason for e in self.cluster.events)),
             never_served_why=self._never_served_why(),
+            partial_gang_gpu_hours=self.cluster.partial_gangs.wasted_gpu_seconds / 3600,
+            gang_wait_gpu_hours=self.cluster.partial_gangs.waited_gpu_seconds / 3600,
             wall_seconds=wall_seconds,
         )

@@ -68,6 +68,7 @@ def _rows(comparison: Comparison) -> list[tuple[str, ...]]:
         ("node-hours spot", *both(lambda r: f"{r.node_hours('spot'):.1f}"), "-"),
         ("node-hours on-demand", *both(lambda r: f"{r.node_hours('on-demand'):.1f}"), "-"),
         ("GPU-hours", *both(lambda r: f"{r.gpu_hours():.1f}"), "-"),
+        ("GPU-hours wasted by partial gangs", *both(lambda r: f"{r.partial_gang_gpu_hours:.1f}"), "-"),
         ("machines launched", *both(lambda r: sum(r.launches().values())), "-"),
         (
             "peak $/h",

@@ -56,6 +56,8 @@ class RunResult:
     violations: tuple[str, ...]
     events: Mapping[str, int] = field(default_factory=dict)  # Events by reason
     never_served_why: Mapping[str, int] = field(default_factory=dict)  # last NotTriggerScaleUp message → pods
+    partial_gang_gpu_hours: float = 0.0  # GPUs idle for gangs that never bound on them (simulation.gangs)
+    gang_wait_gpu_hours: float = 0.0  # GPUs idle while a gang waited for its last nodes, then bound
     wall_seconds: float = 0.0
 
     @property

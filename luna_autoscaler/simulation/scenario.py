@@ -14,10 +14,11 @@ runs without `--scenario`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import yaml
@@ -28,6 +29,14 @@ from luna_autoscaler.errors import ConfigError, ManifestError
 from luna_autoscaler.models.manifest import daemonset_from_manifest, pod_from_manifest
 from luna_autoscaler.models.pod import DaemonSet, Pod
 from luna_autoscaler.models.resources import NVIDIA_GPU_SHARED
+from luna_autoscaler.models.workloads import (
+    KAI_POD_GROUP,
+    KAI_QUEUE_LABELS,
+    GroupKind,
+    PodGroup,
+    Queue,
+    queue_from_manifest,
+)
 from luna_autoscaler.simulation.cloud import CloudModel, Span
 from luna_autoscaler.simulation.scheduler import Scoring
 from luna_autoscaler.traces import TraceRow, pod_manifest, read_trace
@@ -38,6 +47,16 @@ Seconds = Annotated[float, BeforeValidator(duration_seconds), Field(ge=0)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class GangOption(_Model):
+    """Whole-GPU pods of a trace grouped, in arrival order, into gangs of `size` (KAI PodGroups with that
+    minMember): each gang arrives with its first member and runs as long as its longest one. A last group
+    smaller than `size` stays ordinary pods."""
+
+    size: int = Field(ge=2)
+    min_gpus: int = Field(default=1, ge=1, alias="minGpus", description="pods asking at least this many GPUs")
+    queue: str = Field(default="", description="the KAI queue the gangs' pods are in (label kai.scheduler/queue)")
 
 
 class TraceSource(_Model):
@@ -53,6 +72,7 @@ class TraceSource(_Model):
     # Put on every pod of the trace (which has no scheduling constraints), e.g. the labels a cloud's documentation
     # tells users to select (GKE's `cloud.google.com/gke-gpu-sharing-strategy`...): the simulated nodes carry them.
     node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    gangs: GangOption | None = None
 
 
 class SpanModel(_Model):
@@ -132,6 +152,7 @@ class ScenarioFile(_Model):
     cloud_model: CloudSection = Field(default_factory=CloudSection, alias="cloudModel")
     static_nodes: tuple[StaticNodes, ...] = Field(default=(), alias="staticNodes")
     daemonsets: tuple[dict[str, Any], ...] = ()
+    queues: tuple[dict[str, Any], ...] = ()  # KAI Queue objects (scheduling.run.ai/v2)
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -163,6 +184,8 @@ class Scenario:
     daemonsets: tuple[DaemonSet, ...]
     config: Config
     traces: tuple[TraceSource, ...]
+    pod_groups: tuple[PodGroup, ...] = ()
+    queues: tuple[Queue, ...] = ()
 
     def workload(self) -> str:
         """The pods in one line: `384 pods (306 whole-GPU, 50 GPU-share, 28 CPU-only), 45 running at time 0`."""
@@ -170,8 +193,9 @@ class Scenario:
         gpu = sum(1 for a in self.arrivals if a.pod.requests.gpus()) - shared
         cpu = len(self.arrivals) - gpu - shared
         at_start = sum(1 for a in self.arrivals if a.at_seconds == 0)
+        gangs = f", {len(self.pod_groups)} gangs" if self.pod_groups else ""
         return (
-            f"{len(self.arrivals)} pods ({gpu} whole-GPU, {shared} GPU-share, {cpu} CPU-only), "
+            f"{len(self.arrivals)} pods ({gpu} whole-GPU, {shared} GPU-share, {cpu} CPU-only{gangs}), "
             f"{at_start} of them running when the window opens"
         )
 
@@ -198,8 +222,33 @@ def _window(rows: Sequence[TraceRow], source: TraceSource, hours: float) -> list
     return out
 
 
-def _arrivals(file: ScenarioFile, base: Path, hours: float) -> tuple[Arrival, ...]:
+def _in_gangs(arrivals: list[Arrival], option: GangOption, namespace: str) -> tuple[list[Arrival], list[PodGroup]]:
+    """The arrivals with their whole-GPU pods grouped into gangs (GangOption), and the gangs' PodGroups."""
+    members = [
+        i
+        for i, a in enumerate(arrivals)
+        if not a.pod.requests.get(NVIDIA_GPU_SHARED) and a.pod.requests.gpus() >= option.min_gpus
+    ]
+    out = list(arrivals)
+    groups: list[PodGroup] = []
+    for g in range(len(members) // option.size):
+        chosen = members[g * option.size : (g + 1) * option.size]
+        name = f"gang-{g:04d}"
+        groups.append(PodGroup(GroupKind.KAI, namespace, name, option.size, option.queue))
+        at = min(arrivals[i].at_seconds for i in chosen)
+        run = max(arrivals[i].run_seconds for i in chosen)
+        for i in chosen:
+            pod = arrivals[i].pod
+            labels = {**pod.labels, KAI_QUEUE_LABELS[0]: option.queue} if option.queue else pod.labels
+            annotations = {**pod.annotations, KAI_POD_GROUP: name}
+            member = replace(pod, labels=MappingProxyType(labels), annotations=MappingProxyType(annotations))
+            out[i] = Arrival(at, member, run)
+    return out, groups
+
+
+def _arrivals(file: ScenarioFile, base: Path, hours: float) -> tuple[tuple[Arrival, ...], tuple[PodGroup, ...]]:
     arrivals: list[Arrival] = []
+    groups: list[PodGroup] = []
     for source in file.traces:
         path = base / source.file
         try:
@@ -208,16 +257,20 @@ def _arrivals(file: ScenarioFile, base: Path, hours: float) -> tuple[Arrival, ..
             raise ConfigError(f"trace {path}: cannot read: {e.strerror or e}") from None
         except (KeyError, ValueError) as e:
             raise ConfigError(f"trace {path}: not in the Alibaba trace format: {e}") from None
+        mine = []
         for at, row, run in _window(rows, source, hours):
             if at >= hours * 3600:
                 continue
             manifest = pod_manifest(row, namespace=source.namespace)
             if source.node_selector:
                 manifest["spec"]["nodeSelector"] = dict(source.node_selector)
-            pod = pod_from_manifest(manifest)
-            arrivals.append(Arrival(at, pod, run))
+            mine.append(Arrival(at, pod_from_manifest(manifest), run))
+        if source.gangs is not None:
+            mine, made = _in_gangs(mine, source.gangs, source.namespace)
+            groups += made
+        arrivals += mine
     arrivals.sort(key=lambda a: (a.at_seconds, a.pod.key))
-    return tuple(arrivals)
+    return tuple(arrivals), tuple(groups)
 
 
 def build_scenario(
@@ -238,6 +291,11 @@ def build_scenario(
         daemonsets = tuple(daemonset_from_manifest(d) for d in file.daemonsets)
     except ManifestError as e:
         raise ConfigError(f"{source}: daemonsets: {e}") from None
+    try:
+        queues = tuple(queue_from_manifest(q) for q in file.queues)
+    except ManifestError as e:
+        raise ConfigError(f"{source}: queues: {e}") from None
+    arrivals, pod_groups = _arrivals(file, base, run_hours)
     return Scenario(
         name=file.name,
         description=file.description,
@@ -250,12 +308,14 @@ def build_scenario(
         start=file.start,
         reconcile_interval_seconds=file.reconcile_interval,
         scoring=file.scoring,
-        arrivals=_arrivals(file, base, run_hours),
+        arrivals=arrivals,
         cloud_model=file.cloud_model.model(run_seed),
         static_nodes=file.static_nodes,
         daemonsets=daemonsets,
         config=config_from_mapping(file.config, source=f"{source}: config"),
         traces=file.traces,
+        pod_groups=pod_groups,
+        queues=queues,
     )
 
 

@@ -81,14 +81,22 @@ def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
-def fleet_request(launch_id: str, choices: Sequence[FleetChoice], tags: Mapping[str, str]) -> dict[str, Any]:
-    """The CreateFleet parameters; `choices` share one capacity type and are in the planner's order."""
+def fleet_request(
+    launch_id: str, choices: Sequence[FleetChoice], tags: Mapping[str, str], placement_group: str = ""
+) -> dict[str, Any]:
+    """The CreateFleet parameters; `choices` share one capacity type and are in the planner's order; with a
+    `placement_group` every override places the instance in it."""
     spot = choices[0].offering.capacity_type is CapacityType.SPOT
     configs: dict[str, list[dict[str, object]]] = {}
     for rank, choice in enumerate(choices):
-        configs.setdefault(choice.launch_template, []).append(
-            {"InstanceType": choice.offering.name, "SubnetId": choice.subnet_id, "Priority": float(rank)}
-        )
+        override: dict[str, object] = {
+            "InstanceType": choice.offering.name,
+            "SubnetId": choice.subnet_id,
+            "Priority": float(rank),
+        }
+        if placement_group:
+            override["Placement"] = {"GroupName": placement_group}
+        configs.setdefault(choice.launch_template, []).append(override)
     request: dict[str, Any] = {
         "Type": "instant",
         "ClientToken": client_token(launch_id),

@@ -59,6 +59,7 @@ from providers.aws.images import Images
 from providers.aws.interruptions import InterruptionQueue
 from providers.aws.launch_templates import LaunchTemplates, TemplateContent
 from providers.aws.offering_policy import launchable
+from providers.aws.placement_groups import PlacementGroups
 from providers.aws.subnets import Subnets
 
 log = structlog.get_logger(__name__)
@@ -143,6 +144,7 @@ class AwsProvider:
         self._subnets = Subnets(clients.ec2, aws, clock)
         self._images = Images(clients.ssm, clock, pinned_image_id=aws.ami_id)
         self._templates = LaunchTemplates(clients.ec2)
+        self._placement_groups = PlacementGroups(clients.ec2)
         self._eks: EksCluster | None = None
         self._prices = LiveAwsCatalog(
             bundled,
@@ -187,7 +189,9 @@ class AwsProvider:
             log.info("launch already done", launch_id=request.launch_id, instance_id=existing.instance_id)
             return existing
         tags = self._instance_tags(request)
-        outcome = self._create_fleet(request.launch_id, self._fleet_choices(request), tags)
+        if request.placement_group:
+            self._placement_groups.ensure(request.placement_group, request.ownership_tags)
+        outcome = self._create_fleet(request.launch_id, self._fleet_choices(request), tags, request.placement_group)
         if not outcome.launched:
             raise fleet_error(request.launch_id, outcome.failures)
         instance_id, choice = outcome.launched[0]
@@ -272,11 +276,13 @@ class AwsProvider:
             for o in reachable
         ]
 
-    def _create_fleet(self, launch_id: str, choices: list[FleetChoice], tags: Mapping[str, str]) -> FleetOutcome:
+    def _create_fleet(
+        self, launch_id: str, choices: list[FleetChoice], tags: Mapping[str, str], placement_group: str
+    ) -> FleetOutcome:
         what = f"ec2:CreateFleet {launch_id}"
         refs = [c.ref for c in choices]
         try:
-            answer = self._clients.ec2.create_fleet(**fleet_request(launch_id, choices, tags))
+            answer = self._clients.ec2.create_fleet(**fleet_request(launch_id, choices, tags, placement_group))
         except ClientError as e:
             if error_code(e) in LAUNCH_TEMPLATE_GONE_CODES:
                 for choice in choices:

@@ -34,6 +34,7 @@ from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
     PROVISIONAL_PREFIX,
     TAG_CLUSTER,
+    TAG_GANG,
     TAG_LAUNCH_ID,
     TAG_OWNER,
     Clock,
@@ -345,7 +346,7 @@ class AzureProvider:
     ) -> None:
         work = self._work[name]
         tags = {
-            **{azure_tag(k): v for k, v in request.tags.items()},
+            **{azure_tag(k): v for k, v in request.tags.items() if k != TAG_GANG},  # per launch, not per pool
             **ownership_tags(self._cluster_name),
             **{launch_tag(i): str(int(at.timestamp())) for i, (_, _, at) in work.queued.items()},
         }

@@ -30,7 +30,7 @@ from luna_autoscaler.models.catalog import CapacityType, InstanceType
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.models.scheduling import Effect, Taint
-from luna_autoscaler.ports import TAG_LAUNCH_ID, NodeConfiguration
+from luna_autoscaler.ports import TAG_GANG, TAG_LAUNCH_ID, NodeConfiguration
 from pricing.gcp.machines import GKE_MAX_SHARED_CLIENTS_LABEL, machine_spec
 from providers.gcp.config import GcpConfig
 
@@ -152,7 +152,7 @@ class PoolRecord:
 
 def pool_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """A launch's tags as its pool records them: the same for every launch of the pool."""
-    return {k: v for k, v in tags.items() if k != TAG_LAUNCH_ID}
+    return {k: v for k, v in tags.items() if k not in (TAG_LAUNCH_ID, TAG_GANG)}
 
 
 def node_pool(gcp: GcpConfig, name: str, record: PoolRecord, it: InstanceType, sharing_clients: int) -> Any:

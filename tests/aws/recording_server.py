@@ -1,5 +1,5 @@
 """A local HTTP server speaking just enough AWS to serve what moto cannot: the Pricing API, the public SSM
-parameters of EKS AMIs and realistic spot price history. Real boto3 clients talk to it over HTTP, so their
+parameters of EKS AMIs, realistic spot price history and placement groups (created, not kept). Real boto3 clients talk to it over HTTP, so their
 serialisation, pagination and error parsing run for real. Every request is recorded (operation, parameters).
 
 JSON 1.1 services are dispatched on `X-Amz-Target` (`AWSPriceListService.GetProducts`, `AmazonSSM.GetParameter`),
@@ -19,6 +19,13 @@ from urllib.parse import parse_qs
 from tests.local_server import LocalHttpServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+_CREATED_PLACEMENT_GROUP = (
+    '<?xml version="1.0" encoding="UTF-8"?><CreatePlacementGroupResponse '
+    'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>ffffffff-0000-0000-0000-000000000001</requestId>'
+    "<return>true</return></CreatePlacementGroupResponse>"
+)
 
 
 @dataclass
@@ -97,6 +104,8 @@ class RecordingAwsServer:
             fault = queued.pop(0) if queued else None
         if fault is not None:
             return self._error(fault, json_protocol=bool(target))
+        if operation == "CreatePlacementGroup":  # moto has no placement groups
+            return 200, "text/xml", _CREATED_PLACEMENT_GROUP.encode()
         if not target:
             return 200, "text/xml", self._spot_history(params).encode()
         try:

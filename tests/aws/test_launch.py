@@ -264,3 +264,28 @@ def test_instance_id_of_reads_eks_provider_ids(
     make_provider: ProviderFactory, provider_id: str, expected: str | None
 ) -> None:
     assert make_provider().instance_id_of(provider_id) == expected
+
+
+def test_a_gangs_placement_group_is_created_once_and_every_override_places_the_instance_in_it(
+    world: AwsWorld, make_provider: ProviderFactory
+) -> None:
+    ec2 = FaultLayer(world.client("ec2"))
+    provider = make_provider(clients=world.clients(ec2=ec2))
+    catalog = provider.catalog()
+    planned = (
+        offering(catalog, "g4dn.xlarge", "us-east-1a", CapacityType.ON_DEMAND),
+        offering(catalog, "g4dn.2xlarge", "us-east-1a", CapacityType.ON_DEMAND),
+    )
+    for launch_id in ("launch-pg-1", "launch-pg-2"):
+        provider.launch(launch_request(launch_id, *planned, placement_group="luna-launch-pg-1"))
+
+    created = [r.params for r in world.recorder.requests if r.operation == "CreatePlacementGroup"]
+    assert len(created) == 1
+    assert (created[0]["GroupName"], created[0]["Strategy"]) == ("luna-launch-pg-1", "cluster")
+    assert created[0]["TagSpecification.1.ResourceType"] == "placement-group"
+    for fleet in ec2.called("create_fleet"):
+        overrides = [o for c in fleet["LaunchTemplateConfigs"] for o in c["Overrides"]]
+        assert [o["Placement"] for o in overrides] == [{"GroupName": "luna-launch-pg-1"}] * 2
+    provider.launch(launch_request("launch-no-pg", planned[0]))
+    last = ec2.called("create_fleet")[-1]
+    assert all("Placement" not in o for c in last["LaunchTemplateConfigs"] for o in c["Overrides"])

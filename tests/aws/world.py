@@ -52,14 +52,16 @@ def aws_client(service: str, endpoint: str, account_id: str = "") -> Any:
 
 class Ec2WithRecordedSpotPrices:
     """moto's EC2, except spot price history, which moto fills with placeholder prices: that comes from the
-    recording server's recorded-format pages. Everything else is the moto client's."""
+    recording server's recorded-format pages; and placement groups, which moto lacks. Everything else is the
+    moto client's."""
 
     def __init__(self, moto_ec2: Any, recorder_ec2: Any) -> None:
         self._moto = moto_ec2
         self._recorder = recorder_ec2
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._recorder if name == "describe_spot_price_history" else self._moto, name)
+        recorded = name in ("describe_spot_price_history", "create_placement_group")
+        return getattr(self._recorder if recorded else self._moto, name)
 
     def get_paginator(self, operation: str) -> Any:
         client = self._recorder if operation == "describe_spot_price_history" else self._moto

@@ -11,7 +11,7 @@ from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.models.gpu_mode import DEVICE_PLUGIN_CONFIG_LABEL, GpuMode
 from luna_autoscaler.models.resources import NVIDIA_GPU
 from luna_autoscaler.models.scheduling import Taint
-from luna_autoscaler.ports import PROVISIONAL_PREFIX, InstanceState, InterruptionKind, LaunchRequest
+from luna_autoscaler.ports import PROVISIONAL_PREFIX, TAG_GANG, InstanceState, InterruptionKind, LaunchRequest
 from providers.azure.pools import pool_name
 from tests.azure.arm_server import CLUSTER, RecordingArmServer
 from tests.azure.conftest import ProviderFactory
@@ -244,3 +244,17 @@ def test_required_settings_are_named() -> None:
                 config=config_from_mapping({"azure": {"resourceGroup": "rg"}}), cluster_name="c", clock=FakeClock()
             )
         )
+
+
+def test_a_pool_does_not_keep_the_gang_tag_of_the_launch_that_made_it(
+    server: RecordingArmServer, make_provider: ProviderFactory
+) -> None:
+    """Pool tags are shared by every later launch into the pool: a per-launch gang tag there would be wrong."""
+    provider = make_provider()
+    spot = cheapest(provider.catalog(), CapacityType.SPOT)
+
+    provider.launch(request("l-1", spot, tags={TAG_GANG: "l-1.2", "team": "ml"}))
+
+    (body,) = puts(server)
+    tags = body["properties"]["tags"]  # type: ignore[index]
+    assert tags["team"] == "ml" and not any("gang" in k for k in tags)

@@ -4,12 +4,14 @@ restart, removal of one node, and the node pool spec GKE receives."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.scheduling import Taint
-from luna_autoscaler.ports import TAG_CLUSTER, TAG_LAUNCH_ID, TAG_NODE_POOL, Instance, InstanceState
+from luna_autoscaler.ports import TAG_CLUSTER, TAG_GANG, TAG_LAUNCH_ID, TAG_NODE_POOL, Instance, InstanceState
 from providers.gcp.pools import RECORD_KEY
 from providers.gcp.provider import GkeProvider
 from tests.aws.clock import FakeClock
@@ -216,3 +218,16 @@ def test_terminate_of_what_is_not_ours_or_gone_is_success(provider: GkeProvider,
 def test_instance_id_of_ignores_other_projects_and_clouds(provider: GkeProvider) -> None:
     assert provider.instance_id_of("gce://other-project/us-central1-a/luna-abc-1") is None
     assert provider.instance_id_of("aws:///us-east-1a/i-0123456789abcdef0") is None
+
+
+def test_a_pool_does_not_keep_the_gang_tag_of_the_launch_that_made_it(provider: GkeProvider) -> None:
+    """Pool tags are shared by every later launch into the pool: a per-launch gang tag there would be wrong."""
+    t4 = offering(provider.catalog(), "n1-standard-4_t4x1", CapacityType.SPOT, "us-central1-a")
+    gang = request("a1b2c3d4e5f6a7b8c9d0", t4)
+    gang = replace(gang, tags={**gang.tags, TAG_GANG: "a1b2c3d4e5f6a7b8c9d0.2"})
+
+    provider.launch(gang)
+    provider.launch(request("b1b2c3d4e5f6a7b8c9d0", t4))
+
+    listed = provider.list_instances()  # read back from the pool, as after a restart
+    assert len(listed) == 2 and all(i.tags["cost-center"] == "research" and TAG_GANG not in i.tags for i in listed)

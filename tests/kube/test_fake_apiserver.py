@@ -260,6 +260,7 @@ def test_discovery_and_version(server: FakeApiServer) -> None:
         "scheduling.run.ai",
         "scheduling.x-k8s.io",
         "scheduling.volcano.sh",
+        "kueue.x-k8s.io",
         "autoscaling.x-k8s.io",
     }
     lease_resources = k8s.CoordinationV1Api(c).get_api_resources()

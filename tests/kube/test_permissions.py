@@ -33,7 +33,14 @@ def test_the_adapter_calls_exactly_what_api_calls_declares(
     cluster = start_cluster()
     for resource in ("pods", "nodes", "daemonsets", "poddisruptionbudgets", "configmaps"):
         assert api.wait_for_watches(resource)
-    for resource, count in (("podgroups", 3), ("queues", 1), ("provisioningrequests", 1), ("podtemplates", 1)):
+    for resource, count in (
+        ("podgroups", 3),
+        ("queues", 1),
+        ("clusterqueues", 1),
+        ("localqueues", 1),
+        ("provisioningrequests", 1),
+        ("podtemplates", 1),
+    ):
         assert api.wait_for_watches(resource, count)
     (request,) = cluster.workloads().provisioning_requests
     cluster.set_conditions(request, [Condition("Accepted", "True", "Accepted", "accepted", "2026-01-01T00:00:00Z")])

@@ -219,6 +219,66 @@ def kai_queue(name: str, *, parent: str = "", gpu: tuple[float, float, float] = 
     }
 
 
+def cluster_queue(
+    name: str,
+    *,
+    gpus: str = "8",
+    cohort: str = "",
+    borrowing_limit: str | None = None,
+    lending_limit: str | None = None,
+    reserved_gpus: str | None = None,
+    admission_checks: Sequence[str] = (),
+) -> Obj:
+    """A Kueue ClusterQueue with one flavor covering cpu, memory and GPUs (CPU and memory plentiful);
+    `reserved_gpus` fills status.flavorsReservation (omitted: no status)."""
+    gpu: Obj = {"name": "nvidia.com/gpu", "nominalQuota": gpus}
+    if borrowing_limit is not None:
+        gpu["borrowingLimit"] = borrowing_limit
+    if lending_limit is not None:
+        gpu["lendingLimit"] = lending_limit
+    spec: Obj = {
+        "namespaceSelector": {},
+        "resourceGroups": [
+            {
+                "coveredResources": ["cpu", "memory", "nvidia.com/gpu"],
+                "flavors": [
+                    {
+                        "name": "default-flavor",
+                        "resources": [
+                            {"name": "cpu", "nominalQuota": "1000"},
+                            {"name": "memory", "nominalQuota": "10Ti"},
+                            gpu,
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    if cohort:
+        spec["cohort"] = cohort
+    if admission_checks:
+        spec["admissionChecks"] = list(admission_checks)
+    obj: Obj = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "ClusterQueue",
+        "metadata": _meta(name, None, None, None),
+    }
+    obj["spec"] = spec
+    if reserved_gpus is not None:
+        usage = [{"name": "nvidia.com/gpu", "total": reserved_gpus, "borrowed": "0"}]
+        obj["status"] = {"flavorsReservation": [{"name": "default-flavor", "resources": usage}]}
+    return obj
+
+
+def local_queue(name: str, cluster_queue: str, namespace: str = "default") -> Obj:
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "LocalQueue",
+        "metadata": _meta(name, namespace, None, None),
+        "spec": {"clusterQueue": cluster_queue},
+    }
+
+
 def pod_template(name: str, namespace: str = "default", *, cpu: str = "1", memory: str = "1Gi", gpus: int = 0) -> Obj:
     template_pod = pod(name, namespace, cpu=cpu, memory=memory, gpus=gpus)
     if gpus:

@@ -87,9 +87,11 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", namespaced=True),
     ResourceType("", "v1", "podtemplates", "PodTemplate", namespaced=True),
-    # the gang and queue CRDs (KAI Scheduler, scheduler-plugins, Volcano, cluster-autoscaler's ProvisioningRequest)
+    # the gang and queue CRDs (KAI Scheduler, Kueue, scheduler-plugins, Volcano, cluster-autoscaler's ProvisioningRequest)
     ResourceType("scheduling.run.ai", "v2alpha2", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
     ResourceType("scheduling.run.ai", "v2", "queues", "Queue", namespaced=False, subresources=_STATUS),
+    ResourceType("kueue.x-k8s.io", "v1beta1", "clusterqueues", "ClusterQueue", namespaced=False, subresources=_STATUS),
+    ResourceType("kueue.x-k8s.io", "v1beta1", "localqueues", "LocalQueue", namespaced=True, subresources=_STATUS),
     ResourceType("scheduling.x-k8s.io", "v1alpha1", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
     ResourceType("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup", namespaced=True, subresources=_STATUS),
     ResourceType(

@@ -174,3 +174,17 @@ def test_a_gang_is_admitted_or_held_as_one() -> None:
     result = admit(members, [gang], [], queues, [])
 
     assert result.admitted == () and len(result.held) == 4
+
+
+def test_a_gang_asking_for_efa_or_a_placement_group_is_marked_for_one() -> None:
+    cat = catalog(offering("g4dn.12xlarge", ZONES[0]))
+    pods = _members(2)
+    efa = [replace(p, requests=p.requests + Resources.of(extended={"vpc.amazonaws.com/efa": 1})) for p in pods]
+    annotated = [replace(pods[0], annotations={**pods[0].annotations, "luna.elotl.co/placement-group": "cluster"})]
+    gang = Gang("kai:ns/job", 2, tuple(pods))
+
+    assert not GangSpec.of(gang).placement
+    assert GangSpec.of(replace(gang, pending=tuple(efa))).placement
+    assert GangSpec.of(gang, [*annotated, pods[1]]).placement
+    result = plan_gangs(PlanRequest(pods=tuple(pods), catalog=cat), [GangSpec.of(gang, [*annotated, pods[1]])])
+    assert result.placement == {"kai:ns/job"} and result.gangs

@@ -4,6 +4,8 @@ node and an Event saying so, and a ProvisioningRequest is answered as the Cluste
 
 from __future__ import annotations
 
+import pytest
+
 from luna_autoscaler.errors import InsufficientCapacity, ProviderError, Transient
 from luna_autoscaler.ports import Instance, LaunchRequest
 from providers.fake import FakeProvider
@@ -226,3 +228,131 @@ def test_without_the_crds_installed_pods_are_still_provisioned(server, make_worl
 
     assert [n.pods for n in report.launched] == [("default/web",)]
     assert w.cluster.problems() == {}
+
+
+def test_kueue_gated_pods_get_nodes_only_as_far_as_their_cluster_queue_would_admit_them(make_world) -> None:
+    w: World = make_world()
+    w.server.create(k.cluster_queue("team-a", gpus="8", cohort="ai", reserved_gpus="6"))
+    w.server.create(k.cluster_queue("team-b", gpus="4", cohort="ai", lending_limit="1", reserved_gpus="0"))
+    w.server.create(k.local_queue("training", "team-a"))
+    gate = ["kueue.x-k8s.io/admission"]
+    queue = {"kueue.x-k8s.io/queue-name": "training"}
+    w.add_pod("fits", gpus=3, labels=queue, scheduling_gates=gate)
+    w.add_pod("over", gpus=4, labels=queue, scheduling_gates=gate)
+
+    report = w.cycle()
+
+    assert [n.pods for n in report.launched] == [("default/fits",)]  # 6 + 3 = 9: one of team-b's lendable GPU
+    (event,) = w.events("NotTriggerScaleUp")
+    assert event[0] == "over"
+    assert event[1] == (
+        "pod didn't trigger scale-up: Kueue ClusterQueue team-a: Kueue cohort ai is at its gpu limit: 12 GPUs in "
+        "use + 4 requested > limit 12 (its ClusterQueues' nominal quotas; quota beyond a lendingLimit counts as used)"
+    )
+
+
+class Crash(BaseException):
+    """The process dies (not an error the loop handles)."""
+
+
+class CrashingTerminate(FailingLaunches):
+    """FailingLaunches whose process dies on the terminate numbered `crash_at` (1-based)."""
+
+    def __init__(self, inner: FakeProvider, failing: set[int] | range, error: ProviderError, crash_at: int) -> None:
+        super().__init__(inner, failing, error)
+        self._crash_at = crash_at
+        self.terminates = 0
+
+    def terminate(self, instance_id: str) -> None:
+        self.terminates += 1
+        if self.terminates == self._crash_at:
+            raise Crash()
+        self._inner.terminate(instance_id)
+
+
+def _half_gang(w: World, flaky: FailingLaunches) -> list[str]:
+    """A gang of four whose fourth launch keeps being retried: three instances, the gang open."""
+    _gang(w, 4)
+    first = w.cycle(reconciler=w.new_reconciler(provider=flaky))
+    assert len(first.launched) == 3 and w.terminated() == []
+    return [s.instance_id for s in first.launched]
+
+
+def test_a_restart_while_a_gang_waits_for_its_last_launch_undoes_the_half_gang(make_world) -> None:
+    w: World = make_world({"gangs.launchDeadline": "30s"})
+    flaky = FailingLaunches(w.provider, {3, *range(5, 1000)}, Transient("throttled", retry_after_seconds=5))
+    half = _half_gang(w, flaky)
+
+    w.cycle(advance_seconds=10, reconciler=w.new_reconciler(provider=flaky))  # restarted within the deadline
+
+    assert sorted(w.terminated()) == sorted(half)  # the retried launch was lost with the process: undone at once
+    assert w.live_instances() == ()
+
+
+def test_a_restart_in_the_middle_of_a_rollback_finishes_it(make_world) -> None:
+    w: World = make_world({"gangs.launchDeadline": "30s"})
+    flaky = CrashingTerminate(w.provider, {3, *range(5, 1000)}, Transient("throttled", retry_after_seconds=5), 2)
+    reconciler = w.new_reconciler(provider=flaky)
+    _gang(w, 4)
+    half = [s.instance_id for s in w.cycle(reconciler=reconciler).launched]
+    with pytest.raises(Crash):
+        w.cycle(advance_seconds=35, reconciler=reconciler)  # the deadline: rolled back, and the process dies
+    assert len(w.terminated()) == 1 and len(w.live_instances()) == 2
+
+    w.cycle(reconciler=w.new_reconciler(provider=flaky))
+
+    assert sorted(w.terminated()) == sorted(half)
+    assert w.live_instances() == ()
+
+
+def test_after_a_restart_a_gang_that_ran_and_lost_a_node_is_left_alone(make_world) -> None:
+    w: World = make_world()
+    _gang(w, 2)
+    first = w.cycle()
+    assert len(first.launched) == 2
+    w.clock.advance(600)
+    w.join()
+    assert len(w.schedule()) == 2
+    w.cycle()
+    lost = first.launched[0].instance_id
+    w.provider.terminate(lost)  # e.g. a spot reclaim; the other node still runs its pod
+    before = len(w.terminated())
+
+    w.cycle(reconciler=w.new_reconciler())
+
+    assert len(w.terminated()) == before
+    assert [i.instance_id for i in w.live_instances()] == [first.launched[1].instance_id]
+
+
+def test_a_gang_that_asks_for_a_placement_group_launches_every_node_into_one(make_world) -> None:
+    w: World = make_world()
+    w.server.create(k.pod_group("train", 3))
+    for i in range(3):
+        w.add_pod(
+            f"worker-{i}",
+            gpus=8,
+            cpu="8",
+            memory="64Gi",
+            annotations={**KAI_GROUP, **({"luna.elotl.co/placement-group": "cluster"} if i == 0 else {})},
+        )
+    w.server.create(k.pod_group("plain", 2))
+    for i in range(2):
+        w.add_pod(f"plain-{i}", gpus=8, cpu="8", memory="64Gi", annotations={"pod-group-name": "plain"})
+
+    report = w.cycle()
+
+    assert len(report.launched) == 5
+    groups = {r.launch_id: r.placement_group for r in w.launches()}
+    train = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/worker")}
+    plain = {groups[n.launch_id] for n in report.launched if n.pods[0].startswith("default/plain")}
+    assert len(train) == 1 and train.pop().startswith("luna-launch-") and plain == {""}
+
+
+def test_a_dry_run_started_next_to_a_half_gang_terminates_nothing(make_world) -> None:
+    w: World = make_world({"gangs.launchDeadline": "30s"})
+    flaky = FailingLaunches(w.provider, {3, *range(5, 1000)}, Transient("throttled", retry_after_seconds=5))
+    _half_gang(w, flaky)
+
+    w.cycle(advance_seconds=10, reconciler=w.new_reconciler(provider=flaky, dry_run=True))
+
+    assert w.terminated() == [] and len(w.live_instances()) == 3

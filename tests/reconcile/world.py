@@ -56,6 +56,8 @@ WORKLOAD_KINDS = (
     ("PodGroup", "scheduling.x-k8s.io/v1alpha1"),
     ("PodGroup", "scheduling.volcano.sh/v1beta1"),
     ("Queue", "scheduling.run.ai/v2"),
+    ("ClusterQueue", "kueue.x-k8s.io/v1beta1"),
+    ("LocalQueue", "kueue.x-k8s.io/v1beta1"),
     ("PodTemplate", "v1"),
     ("ProvisioningRequest", "autoscaling.x-k8s.io/v1"),
 )
@@ -64,6 +66,8 @@ INVALID_KIND = {
     "podgroups.scheduling.x-k8s.io": "PodGroup",
     "podgroups.scheduling.volcano.sh": "PodGroup",
     "queues.scheduling.run.ai": "Queue",
+    "clusterqueues.kueue.x-k8s.io": "ClusterQueue",
+    "localqueues.kueue.x-k8s.io": "LocalQueue",
     "provisioningrequests.autoscaling.x-k8s.io": "ProvisioningRequest",
     "podtemplates": "PodTemplate",
 }
@@ -289,6 +293,8 @@ class World:
         return (
             {("PodGroup", f"{g.namespace}/{g.name}", 0) for g in w.pod_groups}
             | {("Queue", f"/{q.name}", 0) for q in w.queues}
+            | {("ClusterQueue", f"/{q.name}", 0) for q in w.cluster_queues}
+            | {("LocalQueue", q.key, 0) for q in w.local_queues}
             | {("PodTemplate", f"{t.namespace}/{t.name}", 0) for t in w.pod_templates}
             | {("ProvisioningRequest", r.key, len(r.conditions)) for r in w.provisioning_requests}
             | {

@@ -11,6 +11,7 @@ from luna_autoscaler.models.catalog import CapacityType
 from luna_autoscaler.models.resources import NVIDIA_GPU, NVIDIA_GPU_SHARED
 from luna_autoscaler.simulation.scenario import (
     CloudSection,
+    GangOption,
     ScenarioFile,
     SpanModel,
     StaticNodes,
@@ -105,7 +106,7 @@ def test_the_bundled_scenario_ships_with_the_package() -> None:
 
 def test_every_scenario_key_is_documented() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
-    models = (ScenarioFile, TraceSource, CloudSection, StaticNodes, SpanModel)
+    models = (ScenarioFile, TraceSource, CloudSection, StaticNodes, SpanModel, GangOption)
     keys = {field.alias or name for model in models for name, field in model.model_fields.items()}
     missing = sorted(k for k in keys if f"{k}:" not in text and f"{k}: " not in text)
     assert not missing, f"docs/simulation.md does not document {missing}"
