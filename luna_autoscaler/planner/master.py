@@ -32,57 +32,21 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from luna_autoscaler.planner.knapsack import Pricing
 from luna_autoscaler.planner.packing import COST_EPSILON, Demand, Pattern, Shape, downsized, max_fit
 from luna_autoscaler.planner.solver import Master
 
 MAX_CLASSES = 600  # beyond this many classes in one bin kind, the greedy packing alone
 PRICING_SHAPES = 16  # shapes priced per class: its best by fractional share
-ROUNDS = 30  # column generation rounds at most
+ROUNDS = 150  # column generation rounds at most
 COLUMNS_PER_ROUND = 40  # new patterns added per round at most
-MIP_NODES = 20  # branch-and-bound nodes for the integer master
+MIP_NODES = 20  # branch-and-bound nodes for an integer master
+FULL_MASTER = 20_000  # columns x classes up to which the whole integer master is searched too
+ROUNDED_PER_ROUND = 32  # shapes priced by LP rounding per round at most, when greedy fills find nothing
+EXACT_PER_ROUND = 8  # shapes priced exactly per round at most, when greedy pricing finds nothing
+EXACT_NODES = 200  # branch-and-bound nodes per exact pricing
+EXACT_PRICINGS = 400  # exact pricings per bin kind at most
 REDUCED_COST = 1e-6  # relative: a pattern must be worth this much more than its price to be added
-
-
-class _Pricing:
-    """One candidate shape: the classes it accepts and how many of each fit alone."""
-
-    __slots__ = ("classes", "fits", "room", "shape", "sizes")
-
-    def __init__(self, shape: Shape, classes: list[int], demands: Sequence[Demand], counts: Sequence[int]) -> None:
-        self.shape = shape
-        self.classes = classes
-        self.room = shape.vector
-        self.fits = [max_fit(demands[c].vector, shape.vector, counts[c]) for c in classes]
-        self.sizes = [
-            [
-                r / a if a else (0.0 if not r else float("inf"))
-                for r, a in zip(demands[c].vector, shape.vector, strict=True)
-            ]
-            for c in classes
-        ]
-
-    def best(self, duals: NDArray[np.float64], demands: Sequence[Demand]) -> tuple[float, list[tuple[int, int]]]:
-        """The most valuable pattern the greedy knapsacks find, and its value."""
-        items = [(j, float(duals[c])) for j, c in enumerate(self.classes) if duals[c] > 0]
-        best_value, best_counts = 0.0, []
-        for order in (
-            sorted(items, key=lambda it: (-it[1] / max(self.sizes[it[0]]), self.classes[it[0]])),
-            sorted(items, key=lambda it: (-it[1] / sum(self.sizes[it[0]]), self.classes[it[0]])),
-            sorted(items, key=lambda it: (-it[1], self.classes[it[0]])),
-        ):
-            free = list(self.room)
-            value, counts = 0.0, []
-            for j, dual in order:
-                c = self.classes[j]
-                m = max_fit(demands[c].vector, free, self.fits[j])
-                if m:
-                    for i, r in enumerate(demands[c].vector):
-                        free[i] -= r * m
-                    value += m * dual
-                    counts.append((c, m))
-            if value > best_value:
-                best_value, best_counts = value, counts
-        return best_value, sorted(best_counts)
 
 
 def choose(
@@ -118,34 +82,130 @@ def choose(
         best = min(range(len(d.shapes)), key=lambda i: (d.shapes[i].price / d.fit_counts[i], i))
         add(d.shapes[best], [(c, d.fit_counts[best])])
     pricing = _pricing_shapes(demands, counts, accepts)
+    effort = Effort()
+    global _STATS
+    _STATS = {"rounds": 0, "candidates": len(pricing)}
+    solution = None
     for _ in range(ROUNDS):
         solution = master.solve()
         if solution is None:
             return greedy
-        found = []
-        for candidate in pricing:
-            value, pattern = candidate.best(solution.duals, demands)
-            price = candidate.shape.price
-            if pattern and value > price * (1 + REDUCED_COST):
-                found.append(((price - value) / price, candidate.shape.sort_key, candidate.shape, pattern))
-        found.sort(key=lambda f: (f[0], f[1], f[3]))
+        _STATS["rounds"] += 1
+        _STATS["lp"] = round(solution.objective, 2)
         before = len(columns)
-        for _, _, shape, pattern in found[:COLUMNS_PER_ROUND]:
+        for shape, pattern in _priced(pricing, solution.duals, effort)[:COLUMNS_PER_ROUND]:
             add(shape, pattern)
         if len(columns) == before:
             break
-    values = master.solve_integer(MIP_NODES, [start.get(i, 0.0) for i in range(len(columns))])
-    if values is None:
+    _STATS |= {"columns": len(columns), "rounded": effort.rounded, "exact": effort.exact}
+    if solution is None or len(solution.values) < len(columns):  # the last round added columns: solve again
+        solution = master.solve()
+    if solution is None:
         return greedy
+    values = _integer(master, columns, solution.values, counts, [start.get(i, 0.0) for i in range(len(columns))])
     chosen = _patterns(columns, values, demands, counts, compatible)
     if chosen is None or _cost(chosen) >= _cost(greedy) - COST_EPSILON:
         return greedy
     return chosen
 
 
+class Effort:
+    """What is left of the work bounds of the pricing ladder (module docstring), and what was spent."""
+
+    def __init__(self) -> None:
+        self.rounded = 0
+        self.exact = 0
+
+
+def _priced(
+    pricing: Sequence[Pricing], duals: NDArray[np.float64], effort: Effort
+) -> list[tuple[Shape, list[tuple[int, int]]]]:
+    """This round's improving patterns, most negative reduced cost first: by greedy fills on every candidate;
+    if none, by LP rounding on the ROUNDED_PER_ROUND candidates with the best bound per price; if still none,
+    exactly on the EXACT_PER_ROUND best of those (within the EXACT_PRICINGS left)."""
+    found: list[tuple[float, tuple[object, ...], list[tuple[int, int]], Shape]] = []
+
+    def keep(candidate: Pricing, value: float, pattern: list[tuple[int, int]]) -> None:
+        price = candidate.shape.price
+        if pattern and value > price * (1 + REDUCED_COST):
+            found.append(((price - value) / price, candidate.shape.sort_key, pattern, candidate.shape))
+
+    starts = []
+    for candidate in pricing:
+        value, pattern = candidate.greedy(duals)
+        starts.append(pattern)
+        keep(candidate, value, pattern)
+    if not found:
+        ranked = []
+        for i, candidate in enumerate(pricing):
+            bound = candidate.bound(duals)
+            if bound > candidate.shape.price * (1 + REDUCED_COST):
+                ranked.append((-bound / candidate.shape.price, candidate.shape.sort_key, i))
+        ranked.sort()
+        for _, _, i in ranked[:ROUNDED_PER_ROUND]:
+            effort.rounded += 1
+            keep(pricing[i], *pricing[i].rounded(duals))
+        if not found:
+            for _, _, i in ranked[: max(0, min(EXACT_PER_ROUND, EXACT_PRICINGS - effort.exact))]:
+                effort.exact += 1
+                keep(pricing[i], *pricing[i].exact(duals, starts[i], EXACT_NODES))
+    found.sort(key=lambda f: f[:3])
+    return [(shape, pattern) for _, _, pattern, shape in found]
+
+
+def _integer(
+    master: Master,
+    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    relaxed: NDArray[np.float64],
+    counts: Sequence[int],
+    greedy: Sequence[float],
+) -> NDArray[np.float64]:
+    """An integer solution of the master, the cheapest of: the greedy plan; the LP optimum rounded down with the
+    pods that leaves uncovered covered by a small integer master (`_rounded`); and, for a small master (at most
+    FULL_MASTER columns x classes), HiGHS's branch and bound over the whole master from the better of those."""
+    prices = np.array([shape.price for shape, _ in columns])
+    best = np.asarray(greedy, dtype=np.float64)
+    rounded = _rounded(columns, relaxed, counts)
+    if rounded is not None and prices @ rounded < prices @ best - COST_EPSILON:
+        best = rounded
+    if len(columns) * len(counts) <= FULL_MASTER:
+        values = master.solve_integer(MIP_NODES, best.tolist())
+        if values is not None and prices @ values < prices @ best - COST_EPSILON:
+            best = values
+    return best
+
+
+def _rounded(
+    columns: Sequence[tuple[Shape, list[tuple[int, int]]]], relaxed: NDArray[np.float64], counts: Sequence[int]
+) -> NDArray[np.float64] | None:
+    """The LP optimum rounded down, plus what covers the pods that leaves: an integer master over the columns
+    the LP uses fractionally and the single-class ones, for the uncovered pods only (a few nodes per class at
+    most), by branch and bound from the fractional columns rounded up, MIP_NODES nodes."""
+    floor = np.floor(relaxed + 1e-9)
+    left = np.asarray(counts, dtype=np.float64)
+    for i, (_, pattern) in enumerate(columns):
+        if floor[i]:
+            for c, n in pattern:
+                left[c] -= n * floor[i]
+    left = np.maximum(left, 0.0)
+    if not left.any():
+        return floor
+    fraction = relaxed - floor
+    support = [i for i in range(len(columns)) if fraction[i] > 1e-9 or len(columns[i][1]) == 1]
+    residual = Master([float(x) for x in left])
+    for i in support:
+        shape, pattern = columns[i]
+        residual.add(shape.price, [c for c, _ in pattern], [n for _, n in pattern])
+    values = residual.solve_integer(MIP_NODES, [float(np.ceil(fraction[i] - 1e-9)) for i in support])
+    if values is None:
+        return None
+    floor[support] += values
+    return floor
+
+
 def _pricing_shapes(
     demands: Sequence[Demand], counts: Sequence[int], accepts: Callable[[Demand, Shape], bool]
-) -> list[_Pricing]:
+) -> list[Pricing]:
     """The candidate shapes (each class's best PRICING_SHAPES), each with the classes it accepts."""
     shapes: dict[int, Shape] = {}
     for d in demands:
@@ -163,7 +223,7 @@ def _pricing_shapes(
             if accepted[key] and max_fit(d.vector, shape.vector, 1):
                 classes.append(c)
         if classes:
-            out.append(_Pricing(shape, classes, demands, counts))
+            out.append(Pricing(shape, classes, demands, counts))
     return out
 
 
