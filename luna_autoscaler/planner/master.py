@@ -11,18 +11,27 @@ benchmarks measure plans against. What is done here, per bin kind:
 1. The restricted master starts with the greedy packing's patterns and one pattern per class (the class alone
    on its best shape, as many as fit), so it is feasible and its optimum is never above the greedy cost.
 2. Column generation: HiGHS solves the master's LP; its duals y_c price the pods; for each candidate shape (the
-   best PRICING_SHAPES of each class by fractional share, which covers the non-dominated ones that matter), a
-   knapsack max y.a within the shape's room is solved greedily in three orders (dual per share of the tightest
-   resource, dual per summed share, dual alone); patterns worth more than their price are added, the most
-   negative reduced costs first. It stops when none is found or after ROUNDS rounds.
-3. Rounding: the master with integer x, solved by HiGHS's branch and bound from the greedy plan as the incumbent
-   and cut off after MIP_NODES nodes. Pods a pattern over-covers are dropped from its last nodes (a node with
-   fewer pods still fits them), nodes left empty are not bought, and each node is then downsized.
+   best PRICING_SHAPES of each class by fractional share, which covers the non-dominated ones that matter), the
+   pricing knapsack max y.a within the shape's room (knapsack.py) is solved by a ladder, each rung only when
+   the one before found no pattern worth more than its price: greedy fills on every candidate (until a round
+   where they find none: near the LP optimum they never do again); LP rounding with a short dive (DIVE_STEPS
+   knapsack LPs) on the ROUNDED_PER_ROUND candidates whose upper bound per price is highest; HiGHS's branch and
+   bound (EXACT_NODES nodes) on the EXACT_PER_ROUND best of those, EXACT_PRICINGS times at most. Greedy
+   pricing alone stalls a few per cent above the LP optimum; the other rungs find the mixed patterns it misses.
+   Improving patterns are added, the most negative reduced costs first, COLUMNS_PER_ROUND per round at most,
+   until a round adds none or after ROUNDS rounds: ROUNDS is the work bound that trades time for cost
+   (docs/design/planner.md, "Choosing patterns against each other", has the measured trade-off).
+3. Rounding: the LP optimum rounded down, the pods that leaves covered by a small integer master over the
+   columns the LP uses fractionally (and the single-class ones), so the plan costs the LP optimum plus a few
+   nodes; small masters also get HiGHS's branch and bound over every column from the best plan so far. Pods a
+   pattern over-covers are dropped from its last nodes (a node with fewer pods still fits them), nodes left
+   empty are not bought, and each node is then downsized.
 4. The result is kept only if it is cheaper than the greedy packing: the greedy plan is the floor.
 
 Deterministic: the model is built in a fixed order from the deterministic packing, HiGHS runs single-threaded
-with a fixed seed, and every loop is bounded by counts (rounds, columns, nodes), never by time. Problems with
-more than MAX_CLASSES classes keep the greedy packing: the master's work grows faster than linearly with them.
+with a fixed seed, and every loop is bounded by counts (rounds, columns, LPs per dive, exact pricings,
+branch-and-bound nodes), never by time. Problems with more than MAX_CLASSES classes keep the greedy packing: the
+master's work grows faster than linearly with them.
 """
 
 from __future__ import annotations
@@ -38,14 +47,15 @@ from luna_autoscaler.planner.solver import Master
 
 MAX_CLASSES = 600  # beyond this many classes in one bin kind, the greedy packing alone
 PRICING_SHAPES = 16  # shapes priced per class: its best by fractional share
-ROUNDS = 150  # column generation rounds at most
-COLUMNS_PER_ROUND = 40  # new patterns added per round at most
+ROUNDS = 100  # column generation rounds at most: the work bound that trades time for cost
+COLUMNS_PER_ROUND = 100  # new patterns added per round at most
 MIP_NODES = 20  # branch-and-bound nodes for an integer master
 FULL_MASTER = 20_000  # columns x classes up to which the whole integer master is searched too
-ROUNDED_PER_ROUND = 32  # shapes priced by LP rounding per round at most, when greedy fills find nothing
-EXACT_PER_ROUND = 8  # shapes priced exactly per round at most, when greedy pricing finds nothing
+ROUNDED_PER_ROUND = 96  # shapes priced by LP rounding per round at most, when greedy fills find nothing
+DIVE_STEPS = 3  # knapsack LPs per LP-rounding pricing (a dive: knapsack.Pricing.rounded)
+EXACT_PER_ROUND = 8  # shapes priced exactly per round at most, when LP rounding finds nothing
 EXACT_NODES = 200  # branch-and-bound nodes per exact pricing
-EXACT_PRICINGS = 400  # exact pricings per bin kind at most
+EXACT_PRICINGS = 48  # exact pricings per bin kind at most
 REDUCED_COST = 1e-6  # relative: a pattern must be worth this much more than its price to be added
 
 
@@ -83,26 +93,24 @@ def choose(
         add(d.shapes[best], [(c, d.fit_counts[best])])
     pricing = _pricing_shapes(demands, counts, accepts)
     effort = Effort()
-    global _STATS
-    _STATS = {"rounds": 0, "candidates": len(pricing)}
-    solution = None
+    solved = None
     for _ in range(ROUNDS):
         solution = master.solve()
         if solution is None:
-            return greedy
-        _STATS["rounds"] += 1
-        _STATS["lp"] = round(solution.objective, 2)
+            break
+        solved = solution
         before = len(columns)
         for shape, pattern in _priced(pricing, solution.duals, effort)[:COLUMNS_PER_ROUND]:
             add(shape, pattern)
         if len(columns) == before:
             break
-    _STATS |= {"columns": len(columns), "rounded": effort.rounded, "exact": effort.exact}
-    if solution is None or len(solution.values) < len(columns):  # the last round added columns: solve again
-        solution = master.solve()
-    if solution is None:
+    if solved is not None and len(solved.values) < len(columns):  # the last round added columns: solve again
+        solved = master.solve() or solved
+    if solved is None:
         return greedy
-    values = _integer(master, columns, solution.values, counts, [start.get(i, 0.0) for i in range(len(columns))])
+    relaxed = np.zeros(len(columns))  # columns added after the last LP solved are at 0 in it
+    relaxed[: len(solved.values)] = solved.values
+    values = _integer(master, columns, relaxed, counts, [start.get(i, 0.0) for i in range(len(columns))])
     chosen = _patterns(columns, values, demands, counts, compatible)
     if chosen is None or _cost(chosen) >= _cost(greedy) - COST_EPSILON:
         return greedy
@@ -110,19 +118,19 @@ def choose(
 
 
 class Effort:
-    """What is left of the work bounds of the pricing ladder (module docstring), and what was spent."""
+    """Where the pricing ladder stands in one column generation (module docstring)."""
 
     def __init__(self) -> None:
-        self.rounded = 0
-        self.exact = 0
+        self.greedy = True  # greedy fills still find columns
+        self.exact = 0  # exact pricings done
 
 
 def _priced(
     pricing: Sequence[Pricing], duals: NDArray[np.float64], effort: Effort
 ) -> list[tuple[Shape, list[tuple[int, int]]]]:
-    """This round's improving patterns, most negative reduced cost first: by greedy fills on every candidate;
-    if none, by LP rounding on the ROUNDED_PER_ROUND candidates with the best bound per price; if still none,
-    exactly on the EXACT_PER_ROUND best of those (within the EXACT_PRICINGS left)."""
+    """This round's improving patterns, most negative reduced cost first: by greedy fills on every candidate
+    (until a round where they find none); then by LP rounding on the ROUNDED_PER_ROUND candidates with the best
+    bound per price; if those find none, exactly on the EXACT_PER_ROUND best (within the EXACT_PRICINGS left)."""
     found: list[tuple[float, tuple[object, ...], list[tuple[int, int]], Shape]] = []
 
     def keep(candidate: Pricing, value: float, pattern: list[tuple[int, int]]) -> None:
@@ -130,11 +138,10 @@ def _priced(
         if pattern and value > price * (1 + REDUCED_COST):
             found.append(((price - value) / price, candidate.shape.sort_key, pattern, candidate.shape))
 
-    starts = []
-    for candidate in pricing:
-        value, pattern = candidate.greedy(duals)
-        starts.append(pattern)
-        keep(candidate, value, pattern)
+    if effort.greedy:
+        for candidate in pricing:
+            keep(candidate, *candidate.greedy(duals))
+        effort.greedy = bool(found)
     if not found:
         ranked = []
         for i, candidate in enumerate(pricing):
@@ -142,13 +149,14 @@ def _priced(
             if bound > candidate.shape.price * (1 + REDUCED_COST):
                 ranked.append((-bound / candidate.shape.price, candidate.shape.sort_key, i))
         ranked.sort()
+        starts: dict[int, list[tuple[int, int]]] = {}
         for _, _, i in ranked[:ROUNDED_PER_ROUND]:
-            effort.rounded += 1
-            keep(pricing[i], *pricing[i].rounded(duals))
+            value, starts[i] = pricing[i].rounded(duals, DIVE_STEPS)
+            keep(pricing[i], value, starts[i])
         if not found:
             for _, _, i in ranked[: max(0, min(EXACT_PER_ROUND, EXACT_PRICINGS - effort.exact))]:
                 effort.exact += 1
-                keep(pricing[i], *pricing[i].exact(duals, starts[i], EXACT_NODES))
+                keep(pricing[i], *pricing[i].exact(duals, starts.get(i, []), EXACT_NODES))
     found.sort(key=lambda f: f[:3])
     return [(shape, pattern) for _, _, pattern, shape in found]
 

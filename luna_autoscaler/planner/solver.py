@@ -127,11 +127,14 @@ class Knapsack:
         self._highs = highs = _quiet_highs()
         items, resources = sizes.shape
         self._items = np.arange(items, dtype=np.int32)
+        self._limits = np.asarray(limits, dtype=np.float64)
         zeros = np.zeros(0, dtype=np.int32)
         highs.addCols(
             items, np.zeros(items), np.zeros(items), np.asarray(limits, dtype=np.float64), 0, zeros, zeros, np.zeros(0)
         )
-        starts, indexes, values = [], [], []
+        starts: list[int] = []
+        indexes: list[int] = []
+        values: list[float] = []
         for r in range(resources):
             held = np.flatnonzero(sizes[:, r] > 0)
             starts.append(len(indexes))
@@ -160,9 +163,12 @@ class Knapsack:
             highs.setOptionValue(option, value)
         self._integer = False
 
-    def relaxed(self, values: Floats) -> Floats | None:
-        """The LP relaxation's optimum (at most one fractional item per resource), or None."""
+    def relaxed(self, values: Floats, lower: Floats | None = None) -> Floats | None:
+        """The LP relaxation's optimum (at most one fractional item per resource), with items at least `lower`
+        if given, or None."""
         self._set(values, integer=False)
+        floor = np.zeros(len(self._items)) if lower is None else lower
+        self._highs.changeColsBounds(len(self._items), self._items, floor, self._limits)
         self._highs.run()
         if self._highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -172,6 +178,7 @@ class Knapsack:
         """The best a branch and bound of `max_nodes` nodes finds, from the feasible `start`; None if none."""
         highs = self._highs
         self._set(values, integer=True)
+        highs.changeColsBounds(len(self._items), self._items, np.zeros(len(self._items)), self._limits)
         highs.setOptionValue("mip_max_nodes", max_nodes)
         initial = highspy.HighsSolution()
         initial.col_value = list(map(float, start))
