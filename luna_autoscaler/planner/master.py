@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from luna_autoscaler.planner.knapsack import Pricing
-from luna_autoscaler.planner.packing import COST_EPSILON, Demand, Pattern, Shape, downsized, max_fit
+from luna_autoscaler.planner.packing import COST_EPSILON, Demand, Packer, Pattern, Shape, downsized, max_fit
 from luna_autoscaler.planner.solver import Master
 
 MAX_CLASSES = 600  # beyond this many classes in one bin kind, the greedy packing alone
@@ -111,10 +111,33 @@ def choose(
     relaxed = np.zeros(len(columns))  # columns added after the last LP solved are at 0 in it
     relaxed[: len(solved.values)] = solved.values
     values = _integer(master, columns, relaxed, counts, [start.get(i, 0.0) for i in range(len(columns))])
-    chosen = _patterns(columns, values, demands, counts, compatible)
-    if chosen is None or _cost(chosen) >= _cost(greedy) - COST_EPSILON:
-        return greedy
-    return chosen
+    cheapest, ceiling = greedy, _cost(greedy) - COST_EPSILON  # the greedy plan is the floor
+    for plan in (
+        _patterns(columns, values, demands, counts, compatible),
+        _floor_packed(columns, relaxed, demands, counts, compatible=compatible, accepts=accepts),
+    ):
+        if plan is not None and _cost(plan) < ceiling:
+            cheapest, ceiling = plan, _cost(plan) - COST_EPSILON
+    return cheapest
+
+
+def _floor_packed(
+    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    relaxed: NDArray[np.float64],
+    demands: Sequence[Demand],
+    counts: Sequence[int],
+    *,
+    compatible: Callable[[Demand, Shape], bool],
+    accepts: Callable[[Demand, Shape], bool],
+) -> list[Pattern]:
+    """The other rounding: the LP optimum's whole nodes, and the pods they leave (a few per class, of many
+    classes) packed by the greedy packer, which mixes such remnants better than a short branch and bound."""
+    patterns, left = _nodes(columns, np.floor(relaxed + 1e-9), demands, counts)
+    for d, n in zip(demands, left, strict=True):
+        d.remaining = n  # what the packer packs; it leaves every remaining at 0 again
+    rest = [d for d in demands if d.remaining > 0]
+    packed = Packer(rest, compatible, accepts, dedicated=False).pack() if rest else []
+    return [downsized(p, compatible) for p in patterns] + packed
 
 
 class Effort:
@@ -242,7 +265,21 @@ def _patterns(
     counts: Sequence[int],
     compatible: Callable[[Demand, Shape], bool],
 ) -> list[Pattern] | None:
-    """The integer solution as patterns: over-covered pods dropped from the last nodes, empty nodes not bought."""
+    """The integer solution as downsized patterns, or None if it leaves pods out."""
+    patterns, left = _nodes(columns, values, demands, counts)
+    if any(left):
+        return None
+    return [downsized(p, compatible) for p in patterns]
+
+
+def _nodes(
+    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    values: NDArray[np.float64],
+    demands: Sequence[Demand],
+    counts: Sequence[int],
+) -> tuple[list[Pattern], list[int]]:
+    """Integer column values as patterns, over-covered pods dropped from the last nodes, empty nodes not bought;
+    and the pods of each class they leave out."""
     left = list(counts)
     patterns: list[Pattern] = []
     order = sorted(range(len(columns)), key=lambda i: (-columns[i][0].price, i))  # dearest nodes filled first
@@ -265,9 +302,7 @@ def _patterns(
                 last.repeat += 1
             else:
                 patterns.append(Pattern(shape, node, 1))
-    if any(left):
-        return None
-    return [downsized(p, compatible) for p in patterns]
+    return patterns, left
 
 
 def _cost(patterns: Sequence[Pattern]) -> float:

@@ -83,7 +83,7 @@ def test_beyond_max_classes_the_greedy_plan_is_kept(monkeypatch: pytest.MonkeyPa
 
 def mixed_sizes() -> list[Pod]:
     """CPU-heavy, memory-heavy and balanced pods: the cheap nodes mix them in proportions no greedy fill tries."""
-    sizes = [("1700m", "9Gi", 23), ("1100m", "1Gi", 16), ("700m", "11Gi", 13), ("2900m", "1Gi", 6)]
+    sizes = [("1300m", "1Gi", 18), ("3100m", "11Gi", 17), ("3100m", "9Gi", 15), ("700m", "3Gi", 6)]
     return [pod(f"p{j}-{i}", cpu, memory) for j, (cpu, memory, n) in enumerate(sizes) for i in range(n)]
 
 
@@ -98,7 +98,7 @@ def test_exact_pricing_finds_the_patterns_greedy_pricing_misses(monkeypatch: pyt
         exact_only = run(pods, MIXED_CATALOG, CFG).total_price_usd_per_hour
         m.setattr(master, "EXACT_PRICINGS", 0)
         greedy_pricing = run(pods, MIXED_CATALOG, CFG).total_price_usd_per_hour
-    assert exact_only < greedy_pricing - 0.1, "exact pricing found no cheaper patterns"
+    assert exact_only < greedy_pricing - 0.05, "exact pricing found no cheaper patterns"
     assert chosen <= exact_only + 1e-6
     assert chosen <= greedy_only(pods, MIXED_CATALOG, monkeypatch) + 1e-6
 
