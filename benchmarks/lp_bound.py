@@ -210,8 +210,10 @@ class _Pricing:
             bounds=Bounds(0, self.shape.limits.astype(np.float64)),
             options={"mip_rel_gap": 1e-4, "time_limit": MILP_SECONDS},
         )
-        if res.x is None:
-            raise RuntimeError(f"pricing MILP failed for {self.shape.name}: {res.message}")
+        dual_bound = getattr(res, "mip_dual_bound", None)
+        bound = -float(dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else float("inf")
+        if res.x is None:  # out of time before any pattern (a loaded machine): no column, no tighter bound
+            return 0.0, np.zeros(len(values), dtype=np.int64), bound
         counts = np.round(res.x).astype(np.int64)
         while True:
             over = counts @ self.rows > self.shape.room
@@ -219,7 +221,7 @@ class _Pricing:
                 break
             j = int(np.argmax(np.where(counts > 0, self.rows[:, over].sum(axis=1), -1)))
             counts[j] -= 1
-        return float(values @ counts), counts, -float(res.mip_dual_bound)
+        return float(values @ counts), counts, bound
 
 
 def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iterations: int = 500) -> LpResult:
