@@ -42,8 +42,10 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from luna_autoscaler.models.resources import NVIDIA_GPU
-from luna_autoscaler.planner.packing import Demand
+from luna_autoscaler.planner.master import generated_patterns
+from luna_autoscaler.planner.packing import Demand, Packer, Pattern
 from luna_autoscaler.planner.planning import Problem
+from luna_autoscaler.planner.types import BinKind
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -224,6 +226,20 @@ class _Pricing:
         return float(values @ counts), counts, bound
 
 
+def _generated(problem: Problem) -> list[Pattern]:
+    """The patterns the planner's column generation ends with, per bin kind, from a fresh greedy packing."""
+    out: list[Pattern] = []
+    for bin_kind in BinKind:
+        demands = [d for d in problem.demands if d.cls.signature.bin is bin_kind]
+        if not demands or (bin_kind is BinKind.SELECT and problem.config.bin_select_dedicated_nodes):
+            continue
+        for d in demands:
+            d.remaining = d.cls.count  # Problem.pack() left them at 0
+        greedy = Packer(demands, problem.compatible, problem.accepts, dedicated=False).pack()
+        out.extend(generated_patterns(greedy, demands, problem.accepts))
+    return out
+
+
 def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iterations: int = 500) -> LpResult:
     """Farley's lower bound of the LP relaxation by column generation (module docstring)."""
     start = time.perf_counter()
@@ -255,9 +271,10 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         counts[j] = shapes[s].limits[j]
         add(s, counts)
 
-    # And from the planner's own patterns, each on a kept shape that holds it: the master starts at or below the plan.
+    # And from the planner's own patterns and the columns of its column generation (planner/master.py), each on a
+    # kept shape that holds it: the master starts at or below the plan, with duals near the LP optimum's.
     index_of = {id(d): c for c, d in enumerate(demands)}
-    for pattern in problem.pack():
+    for pattern in [*problem.pack(), *_generated(problem)]:
         members = [index_of[id(d)] for d, _ in pattern.counts]
         total = np.array(pattern.total(), dtype=np.int64)
         fitting = [

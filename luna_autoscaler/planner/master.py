@@ -59,6 +59,9 @@ EXACT_PRICINGS = 48  # exact pricings per bin kind at most
 REDUCED_COST = 1e-6  # relative: a pattern must be worth this much more than its price to be added
 
 
+Column = tuple[Shape, list[tuple[int, int]]]  # a node pattern: its shape, and (class index, pods) by class
+
+
 def choose(
     greedy: list[Pattern],
     demands: Sequence[Demand],
@@ -69,10 +72,40 @@ def choose(
     `compatible`: constraints and room for one pod; `accepts`: constraints only, the same per Demand.group."""
     if not greedy or not demands or len(demands) > MAX_CLASSES:
         return greedy
+    generated = _generate(greedy, demands, accepts)
+    if generated is None:
+        return greedy
+    master, columns, relaxed, start = generated
+    counts = [d.cls.count for d in demands]
+    values = _integer(master, columns, relaxed, counts, start)
+    cheapest, ceiling = greedy, _cost(greedy) - COST_EPSILON  # the greedy plan is the floor
+    for plan in (
+        _patterns(columns, values, demands, counts, compatible),
+        _floor_packed(columns, relaxed, demands, counts, compatible=compatible, accepts=accepts),
+    ):
+        if plan is not None and _cost(plan) < ceiling:
+            cheapest, ceiling = plan, _cost(plan) - COST_EPSILON
+    return cheapest
+
+
+def generated_patterns(
+    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool]
+) -> list[Pattern]:
+    """Every pattern column generation ends with (one node each): benchmarks/lp_bound.py seeds its LP with them."""
+    generated = _generate(greedy, demands, accepts)
+    columns = generated[1] if generated is not None else []
+    return [Pattern(shape, [(demands[c], n) for c, n in pattern], 1) for shape, pattern in columns]
+
+
+def _generate(
+    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool]
+) -> tuple[Master, list[Column], NDArray[np.float64], list[float]] | None:
+    """Steps 1-2 of the module docstring: the master, its columns, its LP optimum over them, and the greedy plan
+    as a solution of it; None if HiGHS solved no LP."""
     index = {id(d): c for c, d in enumerate(demands)}
     counts = [d.cls.count for d in demands]
     master = Master([float(n) for n in counts])
-    columns: list[tuple[Shape, list[tuple[int, int]]]] = []
+    columns: list[Column] = []
     column_of: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
 
     def add(shape: Shape, pattern: list[tuple[int, int]]) -> int:
@@ -84,7 +117,7 @@ def choose(
             master.add(shape.price, [c for c, _ in pattern], [n for _, n in pattern])
         return column_of[key]
 
-    start: dict[int, float] = {}  # the greedy plan as a solution of the master
+    start: dict[int, float] = {}
     for p in greedy:
         column = add(p.shape, sorted((index[id(d)], n) for d, n in p.counts))
         start[column] = start.get(column, 0.0) + p.repeat
@@ -107,22 +140,14 @@ def choose(
     if solved is not None and len(solved.values) < len(columns):  # the last round added columns: solve again
         solved = master.solve() or solved
     if solved is None:
-        return greedy
+        return None
     relaxed = np.zeros(len(columns))  # columns added after the last LP solved are at 0 in it
     relaxed[: len(solved.values)] = solved.values
-    values = _integer(master, columns, relaxed, counts, [start.get(i, 0.0) for i in range(len(columns))])
-    cheapest, ceiling = greedy, _cost(greedy) - COST_EPSILON  # the greedy plan is the floor
-    for plan in (
-        _patterns(columns, values, demands, counts, compatible),
-        _floor_packed(columns, relaxed, demands, counts, compatible=compatible, accepts=accepts),
-    ):
-        if plan is not None and _cost(plan) < ceiling:
-            cheapest, ceiling = plan, _cost(plan) - COST_EPSILON
-    return cheapest
+    return master, columns, relaxed, [start.get(i, 0.0) for i in range(len(columns))]
 
 
 def _floor_packed(
-    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    columns: Sequence[Column],
     relaxed: NDArray[np.float64],
     demands: Sequence[Demand],
     counts: Sequence[int],
@@ -148,9 +173,7 @@ class Effort:
         self.exact = 0  # exact pricings done
 
 
-def _priced(
-    pricing: Sequence[Pricing], duals: NDArray[np.float64], effort: Effort
-) -> list[tuple[Shape, list[tuple[int, int]]]]:
+def _priced(pricing: Sequence[Pricing], duals: NDArray[np.float64], effort: Effort) -> list[Column]:
     """This round's improving patterns, most negative reduced cost first: by greedy fills on every candidate
     (until a round where they find none); then by LP rounding on the ROUNDED_PER_ROUND candidates with the best
     bound per price; if those find none, exactly on the EXACT_PER_ROUND best (within the EXACT_PRICINGS left)."""
@@ -186,7 +209,7 @@ def _priced(
 
 def _integer(
     master: Master,
-    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    columns: Sequence[Column],
     relaxed: NDArray[np.float64],
     counts: Sequence[int],
     greedy: Sequence[float],
@@ -207,7 +230,7 @@ def _integer(
 
 
 def _rounded(
-    columns: Sequence[tuple[Shape, list[tuple[int, int]]]], relaxed: NDArray[np.float64], counts: Sequence[int]
+    columns: Sequence[Column], relaxed: NDArray[np.float64], counts: Sequence[int]
 ) -> NDArray[np.float64] | None:
     """The LP optimum rounded down, plus what covers the pods that leaves: an integer master over the columns
     the LP uses fractionally and the single-class ones, for the uncovered pods only (a few nodes per class at
@@ -259,7 +282,7 @@ def _pricing_shapes(
 
 
 def _patterns(
-    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    columns: Sequence[Column],
     values: NDArray[np.float64],
     demands: Sequence[Demand],
     counts: Sequence[int],
@@ -273,7 +296,7 @@ def _patterns(
 
 
 def _nodes(
-    columns: Sequence[tuple[Shape, list[tuple[int, int]]]],
+    columns: Sequence[Column],
     values: NDArray[np.float64],
     demands: Sequence[Demand],
     counts: Sequence[int],
