@@ -51,7 +51,8 @@ Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 RATIO_TOLERANCE = 1e-6  # relative reduced cost below which a column is not worth adding
 GAP_TOLERANCE = 1e-4  # stop when the bound is this close to the restricted master's optimum
-MILP_SECONDS = 0.05  # per pricing MILP: its dual bound stays valid when it stops early
+MILP_NODES = 500  # per pricing MILP: its dual bound stays valid when it stops early
+MILP_SECONDS = 1.0  # and a guard: a node limit does not depend on the machine's load, a time limit does
 SMOOTHING = 0.5  # Wentges: price at this mix of the best duals so far and the master's
 
 
@@ -210,7 +211,7 @@ class _Pricing:
             constraints=LinearConstraint(self.normalised.T, -np.inf, 1.0),
             integrality=np.ones(len(values)),
             bounds=Bounds(0, self.shape.limits.astype(np.float64)),
-            options={"mip_rel_gap": 1e-4, "time_limit": MILP_SECONDS},
+            options={"mip_rel_gap": 1e-4, "node_limit": MILP_NODES, "time_limit": MILP_SECONDS},
         )
         dual_bound = getattr(res, "mip_dual_bound", None)
         bound = -float(dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else float("inf")
