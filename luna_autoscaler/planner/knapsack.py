@@ -74,7 +74,8 @@ class Pricing:
             if relaxed is None:
                 break
             down = np.floor(relaxed + 1e-9)
-            start = [int(x) if duals[c] > 0 else 0 for c, x in zip(self.classes, down, strict=True)]
+            fitting = self._fitting(np.where(values > 0, down, 0.0))
+            start = [int(n) for n in fitting]
             completed = self._completed(duals, start)
             if completed[0] > best[0]:
                 best = completed
@@ -159,14 +160,18 @@ class Pricing:
         solved = self._knapsack().integer(values, initial, max_nodes)
         if solved is None:
             return 0.0, []
-        counts = np.minimum(np.rint(solved).astype(np.int64), np.asarray(self.fits, dtype=np.int64))
-        counts = np.maximum(counts, 0)
+        counts = self._fitting(np.rint(solved))
+        pattern = [(self.classes[j], int(n)) for j, n in enumerate(counts) if n > 0]
+        return float(values @ counts), pattern
+
+    def _fitting(self, solved: Floats) -> Ints:
+        """A solver's integral counts, within the limits and, checked in integers, within the room: a tolerance
+        must never overfill a node (the item using most of the overfilled resources loses one pod until none is)."""
+        counts = np.clip(solved.astype(np.int64), 0, np.asarray(self.fits, dtype=np.int64))
         room = np.array(self.room, dtype=np.int64)
         while True:
             over = counts @ self.rows > room
             if not over.any():
-                break
+                return counts
             j = int(np.argmax(np.where(counts > 0, self.rows[:, over].sum(axis=1), -1)))
             counts[j] -= 1
-        pattern = [(self.classes[j], int(n)) for j, n in enumerate(counts) if n > 0]
-        return float(values @ counts), pattern
