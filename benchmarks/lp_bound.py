@@ -42,14 +42,17 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from luna_autoscaler.models.resources import NVIDIA_GPU
-from luna_autoscaler.planner.packing import Demand
+from luna_autoscaler.planner.master import generated_patterns
+from luna_autoscaler.planner.packing import Demand, Packer, Pattern
 from luna_autoscaler.planner.planning import Problem
+from luna_autoscaler.planner.types import BinKind
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 RATIO_TOLERANCE = 1e-6  # relative reduced cost below which a column is not worth adding
 GAP_TOLERANCE = 1e-4  # stop when the bound is this close to the restricted master's optimum
-MILP_SECONDS = 0.05  # per pricing MILP: its dual bound stays valid when it stops early
+MILP_NODES = 500  # per pricing MILP: its dual bound stays valid when it stops early
+MILP_SECONDS = 1.0  # and a guard: a node limit does not depend on the machine's load, a time limit does
 SMOOTHING = 0.5  # Wentges: price at this mix of the best duals so far and the master's
 
 
@@ -208,10 +211,12 @@ class _Pricing:
             constraints=LinearConstraint(self.normalised.T, -np.inf, 1.0),
             integrality=np.ones(len(values)),
             bounds=Bounds(0, self.shape.limits.astype(np.float64)),
-            options={"mip_rel_gap": 1e-4, "time_limit": MILP_SECONDS},
+            options={"mip_rel_gap": 1e-4, "node_limit": MILP_NODES, "time_limit": MILP_SECONDS},
         )
-        if res.x is None:
-            raise RuntimeError(f"pricing MILP failed for {self.shape.name}: {res.message}")
+        dual_bound = getattr(res, "mip_dual_bound", None)
+        bound = -float(dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else float("inf")
+        if res.x is None:  # out of time before any pattern (a loaded machine): no column, no tighter bound
+            return 0.0, np.zeros(len(values), dtype=np.int64), bound
         counts = np.round(res.x).astype(np.int64)
         while True:
             over = counts @ self.rows > self.shape.room
@@ -219,7 +224,21 @@ class _Pricing:
                 break
             j = int(np.argmax(np.where(counts > 0, self.rows[:, over].sum(axis=1), -1)))
             counts[j] -= 1
-        return float(values @ counts), counts, -float(res.mip_dual_bound)
+        return float(values @ counts), counts, bound
+
+
+def _generated(problem: Problem) -> list[Pattern]:
+    """The patterns the planner's column generation ends with, per bin kind, from a fresh greedy packing."""
+    out: list[Pattern] = []
+    for bin_kind in BinKind:
+        demands = [d for d in problem.demands if d.cls.signature.bin is bin_kind]
+        if not demands or (bin_kind is BinKind.SELECT and problem.config.bin_select_dedicated_nodes):
+            continue
+        for d in demands:
+            d.remaining = d.cls.count  # Problem.pack() left them at 0
+        greedy = Packer(demands, problem.compatible, problem.accepts, dedicated=False).pack()
+        out.extend(generated_patterns(greedy, demands, problem.accepts))
+    return out
 
 
 def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iterations: int = 500) -> LpResult:
@@ -253,9 +272,10 @@ def lp_bound(problem: Problem, *, time_limit_seconds: float = 60.0, max_iteratio
         counts[j] = shapes[s].limits[j]
         add(s, counts)
 
-    # And from the planner's own patterns, each on a kept shape that holds it: the master starts at or below the plan.
+    # And from the planner's own patterns and the columns of its column generation (planner/master.py), each on a
+    # kept shape that holds it: the master starts at or below the plan, with duals near the LP optimum's.
     index_of = {id(d): c for c, d in enumerate(demands)}
-    for pattern in problem.pack():
+    for pattern in [*problem.pack(), *_generated(problem)]:
         members = [index_of[id(d)] for d, _ in pattern.counts]
         total = np.array(pattern.total(), dtype=np.int64)
         fitting = [

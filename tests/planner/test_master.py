@@ -79,3 +79,34 @@ def test_beyond_max_classes_the_greedy_plan_is_kept(monkeypatch: pytest.MonkeyPa
     assert run(pods, cpu_catalog, CFG).total_price_usd_per_hour < greedy - 1e-6
     monkeypatch.setattr(master, "MAX_CLASSES", 3)
     assert run(pods, cpu_catalog, CFG).total_price_usd_per_hour == greedy
+
+
+def mixed_sizes() -> list[Pod]:
+    """CPU-heavy, memory-heavy and balanced pods: the cheap nodes mix them in proportions no greedy fill tries."""
+    sizes = [("1300m", "1Gi", 18), ("3100m", "11Gi", 17), ("3100m", "9Gi", 15), ("700m", "3Gi", 6)]
+    return [pod(f"p{j}-{i}", cpu, memory) for j, (cpu, memory, n) in enumerate(sizes) for i in range(n)]
+
+
+MIXED_CATALOG = on_demand_catalog("m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge", "c5.large")
+
+
+def test_exact_pricing_finds_the_patterns_greedy_pricing_misses(monkeypatch: pytest.MonkeyPatch) -> None:
+    pods = mixed_sizes()
+    chosen = run(pods, MIXED_CATALOG, CFG).total_price_usd_per_hour
+    with monkeypatch.context() as m:
+        m.setattr(master, "ROUNDED_PER_ROUND", 0)
+        exact_only = run(pods, MIXED_CATALOG, CFG).total_price_usd_per_hour
+        m.setattr(master, "EXACT_PRICINGS", 0)
+        greedy_pricing = run(pods, MIXED_CATALOG, CFG).total_price_usd_per_hour
+    assert exact_only < greedy_pricing - 0.05, "exact pricing found no cheaper patterns"
+    assert chosen <= exact_only + 1e-6
+    assert chosen <= greedy_only(pods, MIXED_CATALOG, monkeypatch) + 1e-6
+
+
+def test_the_pricing_ladder_is_the_same_in_any_pod_and_catalog_order() -> None:
+    pods = mixed_sizes()
+    first = run(pods, MIXED_CATALOG, CFG)
+    for seed in range(3):
+        shuffled = random.Random(seed).sample(pods, len(pods))
+        offerings = random.Random(seed).sample(MIXED_CATALOG.offerings, len(MIXED_CATALOG.offerings))
+        assert run(shuffled, catalog(*offerings), CFG) == first
