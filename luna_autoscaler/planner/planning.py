@@ -94,7 +94,7 @@ class Problem:
         self.unplaced: list[Unplaced] = []
         self.demands_of_signature: dict[int, list[Demand]] = {}
         self.signatures: dict[int, Signature] = {}
-        self._groups: dict[tuple[object, ...], list[tuple[float, str, str, str, int, NodeKind]]] = {}
+        self._groups: dict[tuple[object, ...], _AlternativeGroup] = {}
         for cls in classes:
             self._add_demand(cls)
 
@@ -267,7 +267,9 @@ class Problem:
 
     def alternatives(self, pattern: Pattern) -> tuple[Offering, ...]:
         """Other offerings (same GPU mode, labels and taints) that take the same pods under all their constraints:
-        the chosen capacity type first, then the others every pod accepts, each by price."""
+        the chosen capacity type first, then the others every pod accepts, each by price. Per capacity type, one
+        vector operation over the group's node kinds keeps the kinds with room for the pattern, and only their
+        offerings are checked one by one (thousands of distinct patterns each look at a few dozen)."""
         chosen = pattern.shape
         demands = [d for d, _ in pattern.counts]
         signatures = list({d.cls.signature.index: d.cls.signature for d in demands}.values())
@@ -277,36 +279,34 @@ class Problem:
             ct for ct in anchor_sig.capacity_types if ct is not chosen.offering.capacity_type
         ]
         total = pattern.total()
-        found: dict[CapacityType, list[Offering]] = {ct: [] for ct in order}
-        kind_room: dict[int, bool] = {}
         group = self._alternative_group(chosen.kind)
-        start = bisect.bisect_left(group, (chosen.price,)) if len(order) == 1 else 0
-        for _, _, _, _, i, kind in group[start:]:
-            offering = self.offerings[i].offering
-            bucket = found.get(offering.capacity_type)
-            if bucket is None or len(bucket) >= MAX_ALTERNATIVES:
-                if all(len(b) >= MAX_ALTERNATIVES for b in found.values()):
-                    break
+        start = bisect.bisect_left(group.prices, chosen.price) if len(order) == 1 else 0
+        roomy_kinds: NDArray[np.bool_] = np.all(group.kind_rooms >= np.array(total, dtype=np.int64), axis=1)
+        found: list[Offering] = []
+        for ct in order:
+            positions = group.positions.get(ct)
+            if positions is None:
                 continue
-            if i == chosen.offering_index and kind is chosen.kind:
-                continue
-            roomy = kind_room.get(kind.index)
-            if roomy is None:  # most kinds are too small: decide that once per kind, not once per zone
-                roomy = kind_room[kind.index] = _covers(self.vector(kind.allocatable), total)
-            if not roomy or not self._accepted(signatures, multi_gpu, kind, i):
-                continue
-            if not _covers(self.shape(kind, i, chosen.bin).vector, total):
-                continue
-            bucket.append(offering)
-        return tuple(o for ct in order for o in found[ct])[:MAX_ALTERNATIVES]
+            positions = positions[np.searchsorted(positions, start) :]
+            for position in positions[roomy_kinds[group.kind_of[positions]]].tolist():
+                if len(found) >= MAX_ALTERNATIVES:
+                    return tuple(found)
+                i, kind = group.entries[position]
+                if i == chosen.offering_index and kind is chosen.kind:
+                    continue
+                if self._accepted(signatures, multi_gpu, kind, i) and _covers(
+                    self.shape(kind, i, chosen.bin).vector, total
+                ):
+                    found.append(self.offerings[i].offering)
+        return tuple(found[:MAX_ALTERNATIVES])
 
-    def _alternative_group(self, kind: NodeKind) -> list[tuple[float, str, str, str, int, NodeKind]]:
+    def _alternative_group(self, kind: NodeKind) -> _AlternativeGroup:
         """Offerings of every node kind with the same planner labels and taints as `kind`, by price."""
         key = (tuple(kind.labels.items()), kind.taints)
         group = self._groups.get(key)
         if group is None:
-            comp = self.compatibility
-            group = sorted(
+            offerings = self.compatibility.offerings_of_type
+            ranked = sorted(
                 (
                     self.offerings[i].offering.price_usd_per_hour,
                     k.instance_type.name,
@@ -317,10 +317,33 @@ class Problem:
                 )
                 for k in self.kinds
                 if (tuple(k.labels.items()), k.taints) == key
-                for i in comp.offerings_of_type.get(k.instance_type.name, ())
+                for i in offerings.get(k.instance_type.name, ())
             )
-            self._groups[key] = group
+            kinds = list({entry[5].index: entry[5] for entry in ranked}.values())
+            kind_position = {k.index: p for p, k in enumerate(kinds)}
+            by_type: dict[CapacityType, list[int]] = {}
+            for position, entry in enumerate(ranked):
+                by_type.setdefault(self.offerings[entry[4]].offering.capacity_type, []).append(position)
+            group = self._groups[key] = _AlternativeGroup(
+                [(entry[4], entry[5]) for entry in ranked],
+                [entry[0] for entry in ranked],
+                {ct: np.array(p, dtype=np.int64) for ct, p in by_type.items()},
+                np.array([kind_position[entry[5].index] for entry in ranked], dtype=np.int64),
+                np.array([self.vector(k.allocatable) for k in kinds], dtype=np.int64).reshape(-1, len(self.dimensions)),
+            )
         return group
+
+
+@dataclass(frozen=True, slots=True)
+class _AlternativeGroup:
+    """The offerings of node kinds with the same planner labels and taints, by price (then type, zone, capacity
+    type), with what finding a pattern's alternatives needs as arrays."""
+
+    entries: list[tuple[int, NodeKind]]  # (offering index, kind), in that order
+    prices: list[float]
+    positions: dict[CapacityType, NDArray[np.int64]]  # the entries of each capacity type
+    kind_of: NDArray[np.int64]  # per entry, its kind's row in kind_rooms
+    kind_rooms: NDArray[np.int64]  # each kind's allocatable before DaemonSets
 
 
 @dataclass
