@@ -88,6 +88,9 @@ class Demand:
     capacity_type: CapacityType  # the preferred capacity type that has compatible shapes
     fit_counts: list[int] = field(default_factory=list)  # pods of this class alone per node, per shape
     by_fill: tuple[int, list[int]] = (-1, [])  # (remaining, shape indexes by price per pod alone) when computed
+    # The shapes' prices and fit counts as arrays, for by_fill (set with fit_counts).
+    prices: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    fits: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # What decides which shapes' constraints accept the demand, room aside: its signature, its capacity type,
     # and whether it asks for several GPUs (never on time-sliced ones).
     group: tuple[int, CapacityType, bool] = field(init=False)
@@ -178,12 +181,14 @@ class Packer:
         for d in demands:
             first.setdefault(d.group, d)
         self._representatives = [first[key] for key in self._group_keys]
-        # This packing's demands in order as arrays (built by _index): a fill finds the partners whose CPU and
-        # memory fit with a few vector operations over every class, then walks only those.
+        # This packing's demands with pods left, in order, as arrays (built by _index, compacted by _consumed as
+        # demands run out): a fill finds the partners whose CPU and memory fit with a few vector operations over
+        # the live classes only, then walks those.
         self._rank: dict[int, int] = {}  # id(demand) -> position in this packing's order
-        self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)
-        self._left = np.zeros(0, dtype=np.bool_)  # pods left
-        self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands whose constraints accept it
+        self._live = self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)  # _live: positions
+        self._left = np.zeros(0, dtype=np.bool_)  # pods left (a demand stays in the arrays until compaction)
+        self._dead = 0  # demands in the arrays without pods left
+        self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> per group: its constraints accept it
         self._work = 0  # fills tried plus partners looked at in them, over all packings
 
     @staticmethod
@@ -193,18 +198,35 @@ class Packer:
     def _index(self) -> None:
         """Index the demands in the current order (after sorting them by value)."""
         self._rank = {id(d): rank for rank, d in enumerate(self.demands)}
+        self._live = np.arange(len(self.demands), dtype=np.int64)
         self._cpu = np.array([d.vector[0] for d in self.demands], dtype=np.int64)
         self._memory = np.array([d.vector[1] for d in self.demands], dtype=np.int64)
         self._group = np.array([self._group_of[d.group] for d in self.demands], dtype=np.int64)
         self._left = np.array([d.remaining > 0 for d in self.demands], dtype=np.bool_)
-        self._accepting = {}
+        self._dead = int(np.count_nonzero(~self._left))
+        self._compact()
 
-    def _accepting_demands(self, shape: Shape) -> NDArray[np.bool_]:
+    def _consumed(self, demand: Demand) -> None:
+        """The demand has no pods left: mark it, and drop the dead from the arrays once they are half of them, so
+        the vector operations of a fill cost what is left to pack, not every class (amortised: each demand is
+        copied O(1) times on average)."""
+        self._left[np.searchsorted(self._live, self._rank[id(demand)])] = False
+        self._dead += 1
+        if 2 * self._dead > len(self._live):
+            self._compact()
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self._left)
+        self._live, self._cpu, self._memory = self._live[keep], self._cpu[keep], self._memory[keep]
+        self._group, self._left, self._dead = self._group[keep], self._left[keep], 0
+
+    def _accepting_groups(self, shape: Shape) -> NDArray[np.bool_]:
         accepting = self._accepting.get(id(shape))
         if accepting is None:
             if shape.groups is None:
                 shape.groups = [g for g, d in enumerate(self._representatives) if self.accepts(d, shape)]
-            accepting = self._accepting[id(shape)] = np.isin(self._group, shape.groups)
+            accepting = self._accepting[id(shape)] = np.zeros(len(self._group_keys), dtype=np.bool_)
+            accepting[shape.groups] = True
         return accepting
 
     def _fill(self, shape: Shape, anchor: Demand, k: int) -> _Fill:
@@ -216,13 +238,24 @@ class Packer:
         self._work += 1
         if self.dedicated or free[PODS_DIM] <= 0:
             return _Fill(shape, counts, value, free)
-        cpu, memory = self._cpu, self._memory
-        fitting = self._left & self._accepting_demands(shape) & (cpu <= free[0]) & (memory <= free[1])
+        accepting = self._accepting_groups(shape)[self._group]
+        fitting = self._left & accepting & (self._cpu <= free[0]) & (self._memory <= free[1])
         positions = np.flatnonzero(fitting)  # dearest first, as one list sorted by value
         self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
-        while len(positions):
-            d = self.demands[positions[0]]
-            positions = positions[1:]
+        cpu, memory = self._cpu[positions], self._memory[positions]
+        demands, live = self.demands, self._live[positions]
+        # Walk the candidates in order: the next one is the first of the rest that still fits the CPU and memory
+        # left (free only shrinks, so one pass suffices), a few vector operations per partner taken.
+        at = 0
+        while at < len(positions):
+            if at:
+                ok = (cpu[at:] <= free[0]) & (memory[at:] <= free[1])
+                hit = int(ok.argmax())
+                if not ok[hit]:
+                    break
+                at += hit
+            d = demands[live[at]]
+            at += 1
             if d is anchor:
                 continue
             m = max_fit(d.vector, free, d.remaining)
@@ -233,7 +266,6 @@ class Packer:
                 value += m * d.value
                 if free[PODS_DIM] <= 0:
                     break
-                positions = positions[(cpu[positions] <= free[0]) & (memory[positions] <= free[1])]
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
@@ -247,11 +279,9 @@ class Packer:
             chosen[id(shape)] = shape
         limit = 1 if self.dedicated else anchor.remaining
         if anchor.by_fill[0] != limit:
-            by_fill = sorted(
-                (s.price / min(k, limit), i)
-                for i, (s, k) in enumerate(zip(anchor.shapes, anchor.fit_counts, strict=True))
-            )
-            anchor.by_fill = (limit, [i for _, i in by_fill[: self._tries * CANDIDATES_BY_FILL // CANDIDATES_BY_SHARE]])
+            per_pod = anchor.prices / np.minimum(anchor.fits, limit)
+            best = np.argsort(per_pod, kind="stable")[: self._tries * CANDIDATES_BY_FILL // CANDIDATES_BY_SHARE]
+            anchor.by_fill = (limit, best.tolist())
         for i in anchor.by_fill[1]:
             chosen[id(anchor.shapes[i])] = anchor.shapes[i]
         return list(chosen.values())
@@ -293,7 +323,7 @@ class Packer:
                 for d, n in best.counts:
                     d.remaining -= n * repeat
                     if not d.remaining:
-                        self._left[self._rank[id(d)]] = False
+                        self._consumed(d)
                 patterns.append(Pattern(best.shape, best.counts, repeat))
         return [self._downsized(p) for p in patterns]
 

@@ -39,6 +39,7 @@ from luna_autoscaler.planner.shapes import NodeKind
 from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
 MAX_ALTERNATIVES = 20
+ALTERNATIVES_CHUNK = 64  # candidate offerings looked at per step
 BASE_DIMENSIONS = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
 
 
@@ -172,55 +173,69 @@ class Problem:
                 kept.append(option)
         return kept
 
-    def _first_tier(self, cls: PodClass, vector: tuple[int, ...]) -> tuple[CapacityType, list[Shape], _Tier] | None:
+    def _first_tier(
+        self, cls: PodClass, request: NDArray[np.int64]
+    ) -> tuple[CapacityType, list[Shape], NDArray[np.int64], NDArray[np.float64], bool] | None:
         """The class's first preferred capacity type with shapes that take it, those shapes (the cheapest fitting
-        offering of every undominated kind, in the tier's order) and the tier."""
+        offering of every undominated kind, in the tier's order), their vectors and prices as arrays, and whether
+        they are in sort key order (they are when every kind's cheapest offering takes the class: the usual case,
+        which then needs no loop over the shapes)."""
         sig = cls.signature
-        request = np.array(vector, dtype=np.int64)
         for capacity_type, tier in zip(sig.capacity_types, self._options_for(sig), strict=True):
             fits = (tier.room >= request).all(axis=1)  # as Compatibility.fit_rejection
             if cls.requests.get(NVIDIA_GPU) > 1:
                 fits &= ~tier.sliced_gpu
             positions = np.flatnonzero(fits)
+            if not len(positions):
+                continue
             covered: NDArray[np.bool_] = np.all(tier.cheapest[positions] >= request, axis=1)
-            cheapest_fits: list[bool] = covered.tolist()
+            if covered.all():
+                options = tier.options
+                shapes = [options[p].cheapest for p in positions.tolist()]
+                return capacity_type, shapes, tier.cheapest[positions], tier.prices[positions], True
             shapes = []
-            for position, cheapest in zip(positions.tolist(), cheapest_fits, strict=True):
+            for position, cheapest in zip(positions.tolist(), covered.tolist(), strict=True):
                 option = tier.options[position]
                 if cheapest:
                     shapes.append(option.cheapest)
                     continue
                 for i in option.offerings[1:]:  # DaemonSets may leave too little on some offerings
                     shape = self.shape(option.kind, i, sig.bin)
-                    if max_fit(vector, shape.vector, 1):
+                    if max_fit(request.tolist(), shape.vector, 1):
                         shapes.append(shape)
                         break
             if shapes:
-                return capacity_type, shapes, tier
+                rooms = np.array([s.vector for s in shapes], dtype=np.int64)
+                return capacity_type, shapes, rooms, np.array([s.price for s in shapes]), False
         return None
 
     def _add_demand(self, cls: PodClass) -> None:
         vector = self.vector(cls.requests)
-        tier = self._first_tier(cls, vector)
+        request = np.array(vector, dtype=np.int64)
+        tier = self._first_tier(cls, request)
         if tier is None:
             counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
             rejections = MappingProxyType(dict(counts))
             self.unplaced.extend(Unplaced(key, reason, rejections) for key in run_keys(cls.take(cls.count)))
             return
-        capacity_type, shapes, _ = tier
+        capacity_type, shapes, vectors, prices, in_key_order = tier
         # By fractional share cost (packing.share), then sort key; and pods of the class alone per shape.
-        request = np.array(vector, dtype=np.int64)
         asked = request > 0
-        rooms = np.array([s.vector for s in shapes], dtype=np.int64)[:, asked]
-        costs = np.array([s.price for s in shapes]) * (request[asked] / rooms).max(axis=1, initial=0.0)
+        rooms = vectors[:, asked]
+        costs = prices * (request[asked] / rooms).max(axis=1, initial=0.0)
         fits = np.minimum((rooms // request[asked]).min(axis=1, initial=cls.count), cls.count)
-        by_key = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)  # in tier order: mostly sorted
-        ranks = np.empty(len(shapes), dtype=np.int64)
-        ranks[by_key] = np.arange(len(shapes))
-        order: list[int] = np.lexsort((ranks, costs)).tolist()
-        demand = Demand(cls, vector, cls.count, [shapes[i] for i in order], float(costs[order[0]]), capacity_type)
-        demand.fit_counts = [int(f) for f in fits[order]]
+        if in_key_order:
+            order = np.argsort(costs, kind="stable")
+        else:
+            by_key = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)  # in tier order: mostly sorted
+            ranks = np.empty(len(shapes), dtype=np.int64)
+            ranks[by_key] = np.arange(len(shapes))
+            order = np.lexsort((ranks, costs))
+        listed: list[int] = order.tolist()
+        demand = Demand(cls, vector, cls.count, [shapes[i] for i in listed], float(costs[listed[0]]), capacity_type)
+        demand.prices, demand.fits = prices[order], fits[order]
+        demand.fit_counts = demand.fits.tolist()
         self.demands.append(demand)
         self.signatures[cls.signature.index] = cls.signature
         self.demands_of_signature.setdefault(cls.signature.index, []).append(demand)
@@ -288,16 +303,18 @@ class Problem:
             if positions is None:
                 continue
             positions = positions[np.searchsorted(positions, start) :]
-            for position in positions[roomy_kinds[group.kind_of[positions]]].tolist():
-                if len(found) >= MAX_ALTERNATIVES:
-                    return tuple(found)
-                i, kind = group.entries[position]
-                if i == chosen.offering_index and kind is chosen.kind:
-                    continue
-                if self._accepted(signatures, multi_gpu, kind, i) and _covers(
-                    self.shape(kind, i, chosen.bin).vector, total
-                ):
-                    found.append(self.offerings[i].offering)
+            candidates = positions[roomy_kinds[group.kind_of[positions]]]
+            for chunk in range(0, len(candidates), ALTERNATIVES_CHUNK):  # most patterns need only the first
+                for position in candidates[chunk : chunk + ALTERNATIVES_CHUNK].tolist():
+                    if len(found) >= MAX_ALTERNATIVES:
+                        return tuple(found)
+                    i, kind = group.entries[position]
+                    if i == chosen.offering_index and kind is chosen.kind:
+                        continue
+                    if self._accepted(signatures, multi_gpu, kind, i) and _covers(
+                        self.shape(kind, i, chosen.bin).vector, total
+                    ):
+                        found.append(self.offerings[i].offering)
         return tuple(found[:MAX_ALTERNATIVES])
 
     def _alternative_group(self, kind: NodeKind) -> _AlternativeGroup:
