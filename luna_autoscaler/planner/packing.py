@@ -186,6 +186,7 @@ class Packer:
         # the live classes only, then walks those.
         self._rank: dict[int, int] = {}  # id(demand) -> position in this packing's order
         self._live = self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)  # _live: positions
+        self._columns: list[tuple[int, NDArray[np.int64]]] = []  # (dimension, requests) of the resources asked
         self._left = np.zeros(0, dtype=np.bool_)  # pods left (a demand stays in the arrays until compaction)
         self._dead = 0  # demands in the arrays without pods left
         self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> per group: its constraints accept it
@@ -199,8 +200,12 @@ class Packer:
         """Index the demands in the current order (after sorting them by value)."""
         self._rank = {id(d): rank for rank, d in enumerate(self.demands)}
         self._live = np.arange(len(self.demands), dtype=np.int64)
-        self._cpu = np.array([d.vector[0] for d in self.demands], dtype=np.int64)
-        self._memory = np.array([d.vector[1] for d in self.demands], dtype=np.int64)
+        vectors = np.array([d.vector for d in self.demands] or [(0, 0)], dtype=np.int64)[: len(self.demands)]
+        # The resources some demand asks for (CPU and memory always; pods only if one asks for several: a fill
+        # stops when the node's pod slots are full), one contiguous column each.
+        asked = [k for k in range(vectors.shape[1]) if k < 2 or (vectors[:, k] > (k == PODS_DIM)).any()]
+        self._columns = [(k, vectors[:, k].copy()) for k in asked]
+        self._cpu, self._memory = self._columns[0][1], self._columns[1][1]
         self._group = np.array([self._group_of[d.group] for d in self.demands], dtype=np.int64)
         self._left = np.array([d.remaining > 0 for d in self.demands], dtype=np.bool_)
         self._dead = int(np.count_nonzero(~self._left))
@@ -217,8 +222,9 @@ class Packer:
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self._left)
-        self._live, self._cpu, self._memory = self._live[keep], self._cpu[keep], self._memory[keep]
-        self._group, self._left, self._dead = self._group[keep], self._left[keep], 0
+        self._live, self._group, self._left, self._dead = self._live[keep], self._group[keep], self._left[keep], 0
+        self._columns = [(k, column[keep]) for k, column in self._columns]
+        self._cpu, self._memory = self._columns[0][1], self._columns[1][1]
 
     def _accepting_groups(self, shape: Shape) -> NDArray[np.bool_]:
         accepting = self._accepting.get(id(shape))
@@ -242,20 +248,18 @@ class Packer:
         fitting = self._left & accepting & (self._cpu <= free[0]) & (self._memory <= free[1])
         positions = np.flatnonzero(fitting)  # dearest first, as one list sorted by value
         self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
-        cpu, memory = self._cpu[positions], self._memory[positions]
         demands, live = self.demands, self._live[positions]
-        # Walk the candidates in order: the next one is the first of the rest that still fits the CPU and memory
-        # left (free only shrinks, so one pass suffices), a few vector operations per partner taken.
-        at = 0
+        columns = [(k, column[positions]) for k, column in self._columns]
+        # Walk the candidates in order. After each partner taken, `ok` marks those of the rest (from `base`) that
+        # still fit what is left in every resource (free only shrinks, so one pass suffices): a few vector
+        # operations per partner, and one per candidate skipped (the anchor, or one short of a resource).
+        ok, base, at = np.ones(len(positions), dtype=np.bool_), 0, 0
         while at < len(positions):
-            if at:
-                ok = (cpu[at:] <= free[0]) & (memory[at:] <= free[1])
-                hit = int(ok.argmax())
-                if not ok[hit]:
-                    break
-                at += hit
-            d = demands[live[at]]
-            at += 1
+            hit = int(ok[at - base :].argmax()) + at - base
+            if not ok[hit]:
+                break
+            d = demands[live[base + hit]]
+            at = base + hit + 1
             if d is anchor:
                 continue
             m = max_fit(d.vector, free, d.remaining)
@@ -266,6 +270,9 @@ class Packer:
                 value += m * d.value
                 if free[PODS_DIM] <= 0:
                     break
+                ok, base = columns[0][1][at:] <= free[columns[0][0]], at
+                for dimension, column in columns[1:]:
+                    ok &= column[at:] <= free[dimension]
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
