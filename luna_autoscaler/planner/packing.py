@@ -158,6 +158,14 @@ class _Fill:
         )
 
 
+def _best(fills: Sequence[_Fill]) -> _Fill:
+    """The fill of smallest rank; the full rank only for those tied on value per dollar and price."""
+    heads = [(-round(f.value / f.shape.price, 9), f.shape.price) for f in fills]
+    top = min(heads)
+    tied = [f for f, head in zip(fills, heads, strict=True) if head == top]
+    return tied[0] if len(tied) == 1 else min(tied, key=_Fill.rank)
+
+
 class Packer:
     """Packs demands of one bin kind into patterns (module docstring)."""
 
@@ -250,16 +258,25 @@ class Packer:
         self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
         demands, live = self.demands, self._live[positions]
         columns = [(k, column[positions]) for k, column in self._columns]
-        # Walk the candidates in order. After each partner taken, `ok` marks those of the rest (from `base`) that
-        # still fit what is left in every resource (free only shrinks, so one pass suffices): a few vector
-        # operations per partner, and one per candidate skipped (the anchor, or one short of a resource).
-        ok, base, at = np.ones(len(positions), dtype=np.bool_), 0, 0
+
+        # Walk the candidates in order. `ok` marks those from `base` on that fit what is left in every resource
+        # asked for, recomputed after each partner taken (free only shrinks, so one pass suffices): a few vector
+        # operations per partner. Before the first, CPU and memory are known to fit.
+        def still_fit(at: int) -> NDArray[np.bool_]:
+            ok = columns[0][1][at:] <= free[columns[0][0]]
+            for dimension, column in columns[1:]:
+                ok &= column[at:] <= free[dimension]
+            return ok
+
+        ok, base, at = still_fit(0) if len(columns) > 2 else None, 0, 0
         while at < len(positions):
-            hit = int(ok[at - base :].argmax()) + at - base
-            if not ok[hit]:
-                break
-            d = demands[live[base + hit]]
-            at = base + hit + 1
+            if ok is not None:
+                hit = int(ok[at - base :].argmax()) + at - base
+                if not ok[hit]:
+                    break
+                at = base + hit
+            d = demands[live[at]]
+            at += 1
             if d is anchor:
                 continue
             m = max_fit(d.vector, free, d.remaining)
@@ -270,9 +287,7 @@ class Packer:
                 value += m * d.value
                 if free[PODS_DIM] <= 0:
                     break
-                ok, base = columns[0][1][at:] <= free[columns[0][0]], at
-                for dimension, column in columns[1:]:
-                    ok &= column[at:] <= free[dimension]
+                ok, base = still_fit(at), at
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
@@ -325,7 +340,7 @@ class Packer:
                 fills = [
                     self._fill(s, anchor, k) for s in self._candidates(anchor) for k in self._anchor_counts(s, anchor)
                 ]
-                best = min(fills, key=_Fill.rank)
+                best = _best(fills)
                 repeat = min(d.remaining // n for d, n in best.counts)
                 for d, n in best.counts:
                     d.remaining -= n * repeat
