@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -297,6 +297,7 @@ class Problem:
         group = self._alternative_group(chosen.kind)
         start = bisect.bisect_left(group.prices, chosen.price) if len(order) == 1 else 0
         roomy_kinds: NDArray[np.bool_] = np.all(group.kind_rooms >= np.array(total, dtype=np.int64), axis=1)
+        roomy_kinds &= self._kinds_accepted(group, signatures, multi_gpu)
         found: list[Offering] = []
         for ct in order:
             positions = group.positions.get(ct)
@@ -316,6 +317,24 @@ class Problem:
                     ):
                         found.append(self.offerings[i].offering)
         return tuple(found[:MAX_ALTERNATIVES])
+
+    def _kinds_accepted(
+        self, group: _AlternativeGroup, signatures: Sequence[Signature], multi_gpu: bool
+    ) -> NDArray[np.bool_]:
+        """Which of the group's kinds these signatures accept, offerings aside (once per group and signatures)."""
+        key = (tuple(sig.index for sig in signatures), multi_gpu)
+        accepted = group.accepted.get(key)
+        if accepted is None:
+            comp = self.compatibility
+            accepted = group.accepted[key] = np.array(
+                [
+                    not (multi_gpu and kind.mode.sliced and kind.mode.resource == NVIDIA_GPU)
+                    and all(comp.kind_rejection(sig, kind) is None for sig in signatures)
+                    for kind in group.kinds
+                ],
+                dtype=np.bool_,
+            )
+        return accepted
 
     def _alternative_group(self, kind: NodeKind) -> _AlternativeGroup:
         """Offerings of every node kind with the same planner labels and taints as `kind`, by price."""
@@ -342,6 +361,7 @@ class Problem:
             for position, entry in enumerate(ranked):
                 by_type.setdefault(self.offerings[entry[4]].offering.capacity_type, []).append(position)
             group = self._groups[key] = _AlternativeGroup(
+                kinds,
                 [(entry[4], entry[5]) for entry in ranked],
                 [entry[0] for entry in ranked],
                 {ct: np.array(p, dtype=np.int64) for ct, p in by_type.items()},
@@ -356,11 +376,13 @@ class _AlternativeGroup:
     """The offerings of node kinds with the same planner labels and taints, by price (then type, zone, capacity
     type), with what finding a pattern's alternatives needs as arrays."""
 
+    kinds: list[NodeKind]
     entries: list[tuple[int, NodeKind]]  # (offering index, kind), in that order
     prices: list[float]
     positions: dict[CapacityType, NDArray[np.int64]]  # the entries of each capacity type
     kind_of: NDArray[np.int64]  # per entry, its kind's row in kind_rooms
     kind_rooms: NDArray[np.int64]  # each kind's allocatable before DaemonSets
+    accepted: dict[tuple[tuple[int, ...], bool], NDArray[np.bool_]] = field(default_factory=dict)  # _kinds_accepted
 
 
 @dataclass
