@@ -55,6 +55,7 @@ FEW_DEMANDS = 1_000  # above this many classes, fewer shapes per anchor: candida
 CORRECTION_ROUNDS = 20  # packings at most: the first, then each after value correction
 CORRECTION_WORK = 2_500_000  # fills tried plus partners looked at, over all packings (Packer.pack)
 COST_EPSILON = 1e-6  # $/h: a later packing must be cheaper by more than rounding to be kept
+COMPACT_ABOVE = 256  # classes: fewer than this, dropping the dead from the packer's arrays is not worth it
 PODS_DIM = 2  # index of the pods dimension in every vector (see planning.BASE_DIMENSIONS)
 
 
@@ -194,10 +195,9 @@ class Packer:
         # the live classes only, then walks those.
         self._rank: dict[int, int] = {}  # id(demand) -> position in this packing's order
         self._live = self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)  # _live: positions
-        self._columns: list[tuple[int, NDArray[np.int64]]] = []  # (dimension, requests) of the resources asked
         self._left = np.zeros(0, dtype=np.bool_)  # pods left (a demand stays in the arrays until compaction)
         self._dead = 0  # demands in the arrays without pods left
-        self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> per group: its constraints accept it
+        self._accepting_masks: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands in the arrays accepting it
         self._work = 0  # fills tried plus partners looked at in them, over all packings
 
     @staticmethod
@@ -208,12 +208,8 @@ class Packer:
         """Index the demands in the current order (after sorting them by value)."""
         self._rank = {id(d): rank for rank, d in enumerate(self.demands)}
         self._live = np.arange(len(self.demands), dtype=np.int64)
-        vectors = np.array([d.vector for d in self.demands] or [(0, 0)], dtype=np.int64)[: len(self.demands)]
-        # The resources some demand asks for (CPU and memory always; pods only if one asks for several: a fill
-        # stops when the node's pod slots are full), one contiguous column each.
-        asked = [k for k in range(vectors.shape[1]) if k < 2 or (vectors[:, k] > (k == PODS_DIM)).any()]
-        self._columns = [(k, vectors[:, k].copy()) for k in asked]
-        self._cpu, self._memory = self._columns[0][1], self._columns[1][1]
+        self._cpu = np.array([d.vector[0] for d in self.demands], dtype=np.int64)
+        self._memory = np.array([d.vector[1] for d in self.demands], dtype=np.int64)
         self._group = np.array([self._group_of[d.group] for d in self.demands], dtype=np.int64)
         self._left = np.array([d.remaining > 0 for d in self.demands], dtype=np.bool_)
         self._dead = int(np.count_nonzero(~self._left))
@@ -225,22 +221,23 @@ class Packer:
         copied O(1) times on average)."""
         self._left[np.searchsorted(self._live, self._rank[id(demand)])] = False
         self._dead += 1
-        if 2 * self._dead > len(self._live):
+        if 2 * self._dead > len(self._live) > COMPACT_ABOVE:
             self._compact()
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self._left)
         self._live, self._group, self._left, self._dead = self._live[keep], self._group[keep], self._left[keep], 0
-        self._columns = [(k, column[keep]) for k, column in self._columns]
-        self._cpu, self._memory = self._columns[0][1], self._columns[1][1]
+        self._cpu, self._memory, self._accepting_masks = self._cpu[keep], self._memory[keep], {}
 
-    def _accepting_groups(self, shape: Shape) -> NDArray[np.bool_]:
-        accepting = self._accepting.get(id(shape))
+    def _accepting(self, shape: Shape) -> NDArray[np.bool_]:
+        """Which demands in the arrays accept the shape's constraints (cached per shape until compaction)."""
+        accepting = self._accepting_masks.get(id(shape))
         if accepting is None:
             if shape.groups is None:
                 shape.groups = [g for g, d in enumerate(self._representatives) if self.accepts(d, shape)]
-            accepting = self._accepting[id(shape)] = np.zeros(len(self._group_keys), dtype=np.bool_)
-            accepting[shape.groups] = True
+            table = np.zeros(len(self._group_keys), dtype=np.bool_)
+            table[shape.groups] = True
+            accepting = self._accepting_masks[id(shape)] = table[self._group]
         return accepting
 
     def _fill(self, shape: Shape, anchor: Demand, k: int) -> _Fill:
@@ -252,31 +249,17 @@ class Packer:
         self._work += 1
         if self.dedicated or free[PODS_DIM] <= 0:
             return _Fill(shape, counts, value, free)
-        accepting = self._accepting_groups(shape)[self._group]
-        fitting = self._left & accepting & (self._cpu <= free[0]) & (self._memory <= free[1])
+        fitting = self._left & self._accepting(shape) & (self._cpu <= free[0]) & (self._memory <= free[1])
         positions = np.flatnonzero(fitting)  # dearest first, as one list sorted by value
         self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
-        demands, live = self.demands, self._live[positions]
-        columns = [(k, column[positions]) for k, column in self._columns]
-
-        # Walk the candidates in order. `ok` marks those from `base` on that fit what is left in every resource
-        # asked for, recomputed after each partner taken (free only shrinks, so one pass suffices): a few vector
-        # operations per partner. Before the first, CPU and memory are known to fit.
-        def still_fit(at: int) -> NDArray[np.bool_]:
-            ok = columns[0][1][at:] <= free[columns[0][0]]
-            for dimension, column in columns[1:]:
-                ok &= column[at:] <= free[dimension]
-            return ok
-
-        ok, base, at = still_fit(0) if len(columns) > 2 else None, 0, 0
-        while at < len(positions):
-            if ok is not None:
-                hit = int(ok[at - base :].argmax()) + at - base
-                if not ok[hit]:
-                    break
-                at = base + hit
+        cpu, memory, live, demands = self._cpu[positions], self._memory[positions], self._live[positions], self.demands
+        # Walk the candidates in order. After each partner taken, those of the rest that still fit the CPU and
+        # memory left (free only shrinks, so one pass suffices): a few vector operations over contiguous arrays.
+        candidates, j = np.arange(len(positions)), 0
+        while j < len(candidates):
+            at = int(candidates[j])
+            j += 1
             d = demands[live[at]]
-            at += 1
             if d is anchor:
                 continue
             m = max_fit(d.vector, free, d.remaining)
@@ -287,7 +270,8 @@ class Packer:
                 value += m * d.value
                 if free[PODS_DIM] <= 0:
                     break
-                ok, base = still_fit(at), at
+                at += 1
+                candidates, j = np.flatnonzero((cpu[at:] <= free[0]) & (memory[at:] <= free[1])) + at, 0
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
