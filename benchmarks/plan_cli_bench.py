@@ -94,7 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 20_000, 100_000])
     parser.add_argument("--format", choices=("json", "yaml"), default="json")
     parser.add_argument("--replicas", type=int, help="instead: one Deployment with this many replicas")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # internal: write one pod file and stop
     args = parser.parse_args(argv)
+    if args.write:
+        write_pods(args.write, list(trace_manifests(args.workloads, args.sizes[0])), args.format)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(yaml.safe_dump(CONFIG))
@@ -110,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             for size in sorted(args.sizes):
                 path = Path(tmp) / f"pods-{size}.{args.format}"
-                write_pods(path, list(trace_manifests(args.workloads, size)), args.format)
+                # In a child: the peak RSS of a `plan` child starts at this process's size when it is forked, and
+                # 100,000 manifests made here would stay in this process's memory.
+                writer = [sys.executable, __file__, "--write", str(path), "--sizes", str(size)]
+                subprocess.run([*writer, "--format", args.format, "--workloads", str(args.workloads)], check=True)
                 cases.append((size, path))
         results = []
         for size, path in cases:

@@ -55,6 +55,7 @@ FEW_DEMANDS = 1_000  # above this many classes, fewer shapes per anchor: candida
 CORRECTION_ROUNDS = 20  # packings at most: the first, then each after value correction
 CORRECTION_WORK = 2_500_000  # fills tried plus partners looked at, over all packings (Packer.pack)
 COST_EPSILON = 1e-6  # $/h: a later packing must be cheaper by more than rounding to be kept
+COMPACT_ABOVE = 256  # classes: fewer than this, dropping the dead from the packer's arrays is not worth it
 PODS_DIM = 2  # index of the pods dimension in every vector (see planning.BASE_DIMENSIONS)
 
 
@@ -88,6 +89,9 @@ class Demand:
     capacity_type: CapacityType  # the preferred capacity type that has compatible shapes
     fit_counts: list[int] = field(default_factory=list)  # pods of this class alone per node, per shape
     by_fill: tuple[int, list[int]] = (-1, [])  # (remaining, shape indexes by price per pod alone) when computed
+    # The shapes' prices and fit counts as arrays, for by_fill (set with fit_counts).
+    prices: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    fits: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # What decides which shapes' constraints accept the demand, room aside: its signature, its capacity type,
     # and whether it asks for several GPUs (never on time-sliced ones).
     group: tuple[int, CapacityType, bool] = field(init=False)
@@ -155,6 +159,14 @@ class _Fill:
         )
 
 
+def _best(fills: Sequence[_Fill]) -> _Fill:
+    """The fill of smallest rank; the full rank only for those tied on value per dollar and price."""
+    heads = [(-round(f.value / f.shape.price, 9), f.shape.price) for f in fills]
+    top = min(heads)
+    tied = [f for f, head in zip(fills, heads, strict=True) if head == top]
+    return tied[0] if len(tied) == 1 else min(tied, key=_Fill.rank)
+
+
 class Packer:
     """Packs demands of one bin kind into patterns (module docstring)."""
 
@@ -178,12 +190,14 @@ class Packer:
         for d in demands:
             first.setdefault(d.group, d)
         self._representatives = [first[key] for key in self._group_keys]
-        # This packing's demands in order as arrays (built by _index): a fill finds the partners whose CPU and
-        # memory fit with a few vector operations over every class, then walks only those.
+        # This packing's demands with pods left, in order, as arrays (built by _index, compacted by _consumed as
+        # demands run out): a fill finds the partners whose CPU and memory fit with a few vector operations over
+        # the live classes only, then walks those.
         self._rank: dict[int, int] = {}  # id(demand) -> position in this packing's order
-        self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)
-        self._left = np.zeros(0, dtype=np.bool_)  # pods left
-        self._accepting: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands whose constraints accept it
+        self._live = self._cpu = self._memory = self._group = np.zeros(0, dtype=np.int64)  # _live: positions
+        self._left = np.zeros(0, dtype=np.bool_)  # pods left (a demand stays in the arrays until compaction)
+        self._dead = 0  # demands in the arrays without pods left
+        self._accepting_masks: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands in the arrays accepting it
         self._work = 0  # fills tried plus partners looked at in them, over all packings
 
     @staticmethod
@@ -193,18 +207,37 @@ class Packer:
     def _index(self) -> None:
         """Index the demands in the current order (after sorting them by value)."""
         self._rank = {id(d): rank for rank, d in enumerate(self.demands)}
+        self._live = np.arange(len(self.demands), dtype=np.int64)
         self._cpu = np.array([d.vector[0] for d in self.demands], dtype=np.int64)
         self._memory = np.array([d.vector[1] for d in self.demands], dtype=np.int64)
         self._group = np.array([self._group_of[d.group] for d in self.demands], dtype=np.int64)
         self._left = np.array([d.remaining > 0 for d in self.demands], dtype=np.bool_)
-        self._accepting = {}
+        self._dead = int(np.count_nonzero(~self._left))
+        self._compact()
 
-    def _accepting_demands(self, shape: Shape) -> NDArray[np.bool_]:
-        accepting = self._accepting.get(id(shape))
+    def _consumed(self, demand: Demand) -> None:
+        """The demand has no pods left: mark it, and drop the dead from the arrays once they are half of them, so
+        the vector operations of a fill cost what is left to pack, not every class (amortised: each demand is
+        copied O(1) times on average)."""
+        self._left[np.searchsorted(self._live, self._rank[id(demand)])] = False
+        self._dead += 1
+        if 2 * self._dead > len(self._live) > COMPACT_ABOVE:
+            self._compact()
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self._left)
+        self._live, self._group, self._left, self._dead = self._live[keep], self._group[keep], self._left[keep], 0
+        self._cpu, self._memory, self._accepting_masks = self._cpu[keep], self._memory[keep], {}
+
+    def _accepting(self, shape: Shape) -> NDArray[np.bool_]:
+        """Which demands in the arrays accept the shape's constraints (cached per shape until compaction)."""
+        accepting = self._accepting_masks.get(id(shape))
         if accepting is None:
             if shape.groups is None:
                 shape.groups = [g for g, d in enumerate(self._representatives) if self.accepts(d, shape)]
-            accepting = self._accepting[id(shape)] = np.isin(self._group, shape.groups)
+            table = np.zeros(len(self._group_keys), dtype=np.bool_)
+            table[shape.groups] = True
+            accepting = self._accepting_masks[id(shape)] = table[self._group]
         return accepting
 
     def _fill(self, shape: Shape, anchor: Demand, k: int) -> _Fill:
@@ -216,13 +249,17 @@ class Packer:
         self._work += 1
         if self.dedicated or free[PODS_DIM] <= 0:
             return _Fill(shape, counts, value, free)
-        cpu, memory = self._cpu, self._memory
-        fitting = self._left & self._accepting_demands(shape) & (cpu <= free[0]) & (memory <= free[1])
+        fitting = self._left & self._accepting(shape) & (self._cpu <= free[0]) & (self._memory <= free[1])
         positions = np.flatnonzero(fitting)  # dearest first, as one list sorted by value
         self._work += len(self.demands) // FILL_VECTOR_WIDTH + len(positions)
-        while len(positions):
-            d = self.demands[positions[0]]
-            positions = positions[1:]
+        cpu, memory, live, demands = self._cpu[positions], self._memory[positions], self._live[positions], self.demands
+        # Walk the candidates in order. After each partner taken, those of the rest that still fit the CPU and
+        # memory left (free only shrinks, so one pass suffices): a few vector operations over contiguous arrays.
+        candidates, j = np.arange(len(positions)), 0
+        while j < len(candidates):
+            at = int(candidates[j])
+            j += 1
+            d = demands[live[at]]
             if d is anchor:
                 continue
             m = max_fit(d.vector, free, d.remaining)
@@ -233,7 +270,8 @@ class Packer:
                 value += m * d.value
                 if free[PODS_DIM] <= 0:
                     break
-                positions = positions[(cpu[positions] <= free[0]) & (memory[positions] <= free[1])]
+                at += 1
+                candidates, j = np.flatnonzero((cpu[at:] <= free[0]) & (memory[at:] <= free[1])) + at, 0
         return _Fill(shape, counts, value, free)
 
     def _anchor_counts(self, shape: Shape, anchor: Demand) -> list[int]:
@@ -247,11 +285,9 @@ class Packer:
             chosen[id(shape)] = shape
         limit = 1 if self.dedicated else anchor.remaining
         if anchor.by_fill[0] != limit:
-            by_fill = sorted(
-                (s.price / min(k, limit), i)
-                for i, (s, k) in enumerate(zip(anchor.shapes, anchor.fit_counts, strict=True))
-            )
-            anchor.by_fill = (limit, [i for _, i in by_fill[: self._tries * CANDIDATES_BY_FILL // CANDIDATES_BY_SHARE]])
+            per_pod = anchor.prices / np.minimum(anchor.fits, limit)
+            best = np.argsort(per_pod, kind="stable")[: self._tries * CANDIDATES_BY_FILL // CANDIDATES_BY_SHARE]
+            anchor.by_fill = (limit, best.tolist())
         for i in anchor.by_fill[1]:
             chosen[id(anchor.shapes[i])] = anchor.shapes[i]
         return list(chosen.values())
@@ -288,12 +324,12 @@ class Packer:
                 fills = [
                     self._fill(s, anchor, k) for s in self._candidates(anchor) for k in self._anchor_counts(s, anchor)
                 ]
-                best = min(fills, key=_Fill.rank)
+                best = _best(fills)
                 repeat = min(d.remaining // n for d, n in best.counts)
                 for d, n in best.counts:
                     d.remaining -= n * repeat
                     if not d.remaining:
-                        self._left[self._rank[id(d)]] = False
+                        self._consumed(d)
                 patterns.append(Pattern(best.shape, best.counts, repeat))
         return [self._downsized(p) for p in patterns]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -39,6 +39,7 @@ from luna_autoscaler.planner.shapes import NodeKind
 from luna_autoscaler.planner.types import BinKind, Limits, Plan, PlannedNode, PlanRequest, Unplaced
 
 MAX_ALTERNATIVES = 20
+ALTERNATIVES_CHUNK = 64  # candidate offerings looked at per step
 BASE_DIMENSIONS = (CPU, MEMORY, PODS, EPHEMERAL_STORAGE)
 
 
@@ -94,7 +95,7 @@ class Problem:
         self.unplaced: list[Unplaced] = []
         self.demands_of_signature: dict[int, list[Demand]] = {}
         self.signatures: dict[int, Signature] = {}
-        self._groups: dict[tuple[object, ...], list[tuple[float, str, str, str, int, NodeKind]]] = {}
+        self._groups: dict[tuple[object, ...], _AlternativeGroup] = {}
         for cls in classes:
             self._add_demand(cls)
 
@@ -172,55 +173,69 @@ class Problem:
                 kept.append(option)
         return kept
 
-    def _first_tier(self, cls: PodClass, vector: tuple[int, ...]) -> tuple[CapacityType, list[Shape], _Tier] | None:
+    def _first_tier(
+        self, cls: PodClass, request: NDArray[np.int64]
+    ) -> tuple[CapacityType, list[Shape], NDArray[np.int64], NDArray[np.float64], bool] | None:
         """The class's first preferred capacity type with shapes that take it, those shapes (the cheapest fitting
-        offering of every undominated kind, in the tier's order) and the tier."""
+        offering of every undominated kind, in the tier's order), their vectors and prices as arrays, and whether
+        they are in sort key order (they are when every kind's cheapest offering takes the class: the usual case,
+        which then needs no loop over the shapes)."""
         sig = cls.signature
-        request = np.array(vector, dtype=np.int64)
         for capacity_type, tier in zip(sig.capacity_types, self._options_for(sig), strict=True):
             fits = (tier.room >= request).all(axis=1)  # as Compatibility.fit_rejection
             if cls.requests.get(NVIDIA_GPU) > 1:
                 fits &= ~tier.sliced_gpu
             positions = np.flatnonzero(fits)
+            if not len(positions):
+                continue
             covered: NDArray[np.bool_] = np.all(tier.cheapest[positions] >= request, axis=1)
-            cheapest_fits: list[bool] = covered.tolist()
+            if covered.all():
+                options = tier.options
+                shapes = [options[p].cheapest for p in positions.tolist()]
+                return capacity_type, shapes, tier.cheapest[positions], tier.prices[positions], True
             shapes = []
-            for position, cheapest in zip(positions.tolist(), cheapest_fits, strict=True):
+            for position, cheapest in zip(positions.tolist(), covered.tolist(), strict=True):
                 option = tier.options[position]
                 if cheapest:
                     shapes.append(option.cheapest)
                     continue
                 for i in option.offerings[1:]:  # DaemonSets may leave too little on some offerings
                     shape = self.shape(option.kind, i, sig.bin)
-                    if max_fit(vector, shape.vector, 1):
+                    if max_fit(request.tolist(), shape.vector, 1):
                         shapes.append(shape)
                         break
             if shapes:
-                return capacity_type, shapes, tier
+                rooms = np.array([s.vector for s in shapes], dtype=np.int64)
+                return capacity_type, shapes, rooms, np.array([s.price for s in shapes]), False
         return None
 
     def _add_demand(self, cls: PodClass) -> None:
         vector = self.vector(cls.requests)
-        tier = self._first_tier(cls, vector)
+        request = np.array(vector, dtype=np.int64)
+        tier = self._first_tier(cls, request)
         if tier is None:
             counts = self.compatibility.rejection_counts(cls)
             reason = _rejection_reason(counts, len(self.offerings))
             rejections = MappingProxyType(dict(counts))
             self.unplaced.extend(Unplaced(key, reason, rejections) for key in run_keys(cls.take(cls.count)))
             return
-        capacity_type, shapes, _ = tier
+        capacity_type, shapes, vectors, prices, in_key_order = tier
         # By fractional share cost (packing.share), then sort key; and pods of the class alone per shape.
-        request = np.array(vector, dtype=np.int64)
         asked = request > 0
-        rooms = np.array([s.vector for s in shapes], dtype=np.int64)[:, asked]
-        costs = np.array([s.price for s in shapes]) * (request[asked] / rooms).max(axis=1, initial=0.0)
+        rooms = vectors[:, asked]
+        costs = prices * (request[asked] / rooms).max(axis=1, initial=0.0)
         fits = np.minimum((rooms // request[asked]).min(axis=1, initial=cls.count), cls.count)
-        by_key = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)  # in tier order: mostly sorted
-        ranks = np.empty(len(shapes), dtype=np.int64)
-        ranks[by_key] = np.arange(len(shapes))
-        order: list[int] = np.lexsort((ranks, costs)).tolist()
-        demand = Demand(cls, vector, cls.count, [shapes[i] for i in order], float(costs[order[0]]), capacity_type)
-        demand.fit_counts = [int(f) for f in fits[order]]
+        if in_key_order:
+            order = np.argsort(costs, kind="stable")
+        else:
+            by_key = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)  # in tier order: mostly sorted
+            ranks = np.empty(len(shapes), dtype=np.int64)
+            ranks[by_key] = np.arange(len(shapes))
+            order = np.lexsort((ranks, costs))
+        listed: list[int] = order.tolist()
+        demand = Demand(cls, vector, cls.count, [shapes[i] for i in listed], float(costs[listed[0]]), capacity_type)
+        demand.prices, demand.fits = prices[order], fits[order]
+        demand.fit_counts = demand.fits.tolist()
         self.demands.append(demand)
         self.signatures[cls.signature.index] = cls.signature
         self.demands_of_signature.setdefault(cls.signature.index, []).append(demand)
@@ -267,7 +282,9 @@ class Problem:
 
     def alternatives(self, pattern: Pattern) -> tuple[Offering, ...]:
         """Other offerings (same GPU mode, labels and taints) that take the same pods under all their constraints:
-        the chosen capacity type first, then the others every pod accepts, each by price."""
+        the chosen capacity type first, then the others every pod accepts, each by price. Per capacity type, one
+        vector operation over the group's node kinds keeps the kinds with room for the pattern, and only their
+        offerings are checked one by one (thousands of distinct patterns each look at a few dozen)."""
         chosen = pattern.shape
         demands = [d for d, _ in pattern.counts]
         signatures = list({d.cls.signature.index: d.cls.signature for d in demands}.values())
@@ -277,36 +294,55 @@ class Problem:
             ct for ct in anchor_sig.capacity_types if ct is not chosen.offering.capacity_type
         ]
         total = pattern.total()
-        found: dict[CapacityType, list[Offering]] = {ct: [] for ct in order}
-        kind_room: dict[int, bool] = {}
         group = self._alternative_group(chosen.kind)
-        start = bisect.bisect_left(group, (chosen.price,)) if len(order) == 1 else 0
-        for _, _, _, _, i, kind in group[start:]:
-            offering = self.offerings[i].offering
-            bucket = found.get(offering.capacity_type)
-            if bucket is None or len(bucket) >= MAX_ALTERNATIVES:
-                if all(len(b) >= MAX_ALTERNATIVES for b in found.values()):
-                    break
+        start = bisect.bisect_left(group.prices, chosen.price) if len(order) == 1 else 0
+        roomy_kinds: NDArray[np.bool_] = np.all(group.kind_rooms >= np.array(total, dtype=np.int64), axis=1)
+        roomy_kinds &= self._kinds_accepted(group, signatures, multi_gpu)
+        found: list[Offering] = []
+        for ct in order:
+            positions = group.positions.get(ct)
+            if positions is None:
                 continue
-            if i == chosen.offering_index and kind is chosen.kind:
-                continue
-            roomy = kind_room.get(kind.index)
-            if roomy is None:  # most kinds are too small: decide that once per kind, not once per zone
-                roomy = kind_room[kind.index] = _covers(self.vector(kind.allocatable), total)
-            if not roomy or not self._accepted(signatures, multi_gpu, kind, i):
-                continue
-            if not _covers(self.shape(kind, i, chosen.bin).vector, total):
-                continue
-            bucket.append(offering)
-        return tuple(o for ct in order for o in found[ct])[:MAX_ALTERNATIVES]
+            positions = positions[np.searchsorted(positions, start) :]
+            candidates = positions[roomy_kinds[group.kind_of[positions]]]
+            for chunk in range(0, len(candidates), ALTERNATIVES_CHUNK):  # most patterns need only the first
+                for position in candidates[chunk : chunk + ALTERNATIVES_CHUNK].tolist():
+                    if len(found) >= MAX_ALTERNATIVES:
+                        return tuple(found)
+                    i, kind = group.entries[position]
+                    if i == chosen.offering_index and kind is chosen.kind:
+                        continue
+                    if self._accepted(signatures, multi_gpu, kind, i) and _covers(
+                        self.shape(kind, i, chosen.bin).vector, total
+                    ):
+                        found.append(self.offerings[i].offering)
+        return tuple(found[:MAX_ALTERNATIVES])
 
-    def _alternative_group(self, kind: NodeKind) -> list[tuple[float, str, str, str, int, NodeKind]]:
+    def _kinds_accepted(
+        self, group: _AlternativeGroup, signatures: Sequence[Signature], multi_gpu: bool
+    ) -> NDArray[np.bool_]:
+        """Which of the group's kinds these signatures accept, offerings aside (once per group and signatures)."""
+        key = (tuple(sig.index for sig in signatures), multi_gpu)
+        accepted = group.accepted.get(key)
+        if accepted is None:
+            comp = self.compatibility
+            accepted = group.accepted[key] = np.array(
+                [
+                    not (multi_gpu and kind.mode.sliced and kind.mode.resource == NVIDIA_GPU)
+                    and all(comp.kind_rejection(sig, kind) is None for sig in signatures)
+                    for kind in group.kinds
+                ],
+                dtype=np.bool_,
+            )
+        return accepted
+
+    def _alternative_group(self, kind: NodeKind) -> _AlternativeGroup:
         """Offerings of every node kind with the same planner labels and taints as `kind`, by price."""
         key = (tuple(kind.labels.items()), kind.taints)
         group = self._groups.get(key)
         if group is None:
-            comp = self.compatibility
-            group = sorted(
+            offerings = self.compatibility.offerings_of_type
+            ranked = sorted(
                 (
                     self.offerings[i].offering.price_usd_per_hour,
                     k.instance_type.name,
@@ -317,10 +353,36 @@ class Problem:
                 )
                 for k in self.kinds
                 if (tuple(k.labels.items()), k.taints) == key
-                for i in comp.offerings_of_type.get(k.instance_type.name, ())
+                for i in offerings.get(k.instance_type.name, ())
             )
-            self._groups[key] = group
+            kinds = list({entry[5].index: entry[5] for entry in ranked}.values())
+            kind_position = {k.index: p for p, k in enumerate(kinds)}
+            by_type: dict[CapacityType, list[int]] = {}
+            for position, entry in enumerate(ranked):
+                by_type.setdefault(self.offerings[entry[4]].offering.capacity_type, []).append(position)
+            group = self._groups[key] = _AlternativeGroup(
+                kinds,
+                [(entry[4], entry[5]) for entry in ranked],
+                [entry[0] for entry in ranked],
+                {ct: np.array(p, dtype=np.int64) for ct, p in by_type.items()},
+                np.array([kind_position[entry[5].index] for entry in ranked], dtype=np.int64),
+                np.array([self.vector(k.allocatable) for k in kinds], dtype=np.int64).reshape(-1, len(self.dimensions)),
+            )
         return group
+
+
+@dataclass(frozen=True, slots=True)
+class _AlternativeGroup:
+    """The offerings of node kinds with the same planner labels and taints, by price (then type, zone, capacity
+    type), with what finding a pattern's alternatives needs as arrays."""
+
+    kinds: list[NodeKind]
+    entries: list[tuple[int, NodeKind]]  # (offering index, kind), in that order
+    prices: list[float]
+    positions: dict[CapacityType, NDArray[np.int64]]  # the entries of each capacity type
+    kind_of: NDArray[np.int64]  # per entry, its kind's row in kind_rooms
+    kind_rooms: NDArray[np.int64]  # each kind's allocatable before DaemonSets
+    accepted: dict[tuple[tuple[int, ...], bool], NDArray[np.bool_]] = field(default_factory=dict)  # _kinds_accepted
 
 
 @dataclass

@@ -186,3 +186,21 @@ def test_the_aws_sections_spot_limits_apply_to_plan_without_a_provider(
     doc = run_json(capsys, "--pods", str(pods), "--cloud", "aws", "--config", str(limited))
     assert not doc["nodes"]
     assert "spot/on-demand price ratio above aws.maxSpotPriceRatio 0.01" in doc["unplaced"][0]["reason"]
+
+
+def test_plan_loads_no_kubernetes_client_nor_daemon() -> None:
+    """`plan` is an offline what-if: importing the Kubernetes client, the reconcile loop and the simulation was a
+    third of a small plan's time. A fresh interpreter, since this test process has imported everything."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from luna_autoscaler.cli import main\n"
+        f"assert main(['plan', '--pods', {INFERENCE!r}, '--output', 'json']) == 0\n"
+        "loaded = [m for m in ('kubernetes', 'luna_autoscaler.kube', 'luna_autoscaler.reconcile',"
+        " 'luna_autoscaler.simulation', 'luna_autoscaler.cli.run') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr

@@ -42,3 +42,17 @@ def test_same_input_same_plan_in_any_order():
         reordered_catalog = catalog(*random.Random(seed).sample(CAT.offerings, len(CAT.offerings)))
         assert run(shuffled, reordered_catalog, CFG) == first
     assert sum(len(n.pods) for n in first.new_nodes) + len(first.unplaced) == len(pods)
+
+
+def test_thousands_of_distinct_pods_same_plan_in_any_order():
+    """Every pod its own class, more than packing.FEW_DEMANDS of them: the packer's per-fill arrays are compacted
+    as classes run out, and the plan must still not depend on the order pods or offerings come in."""
+    rng = random.Random(11)
+    pods = [pod(f"d{i:04d}", f"{rng.randint(100, 3500)}m", f"{rng.randint(128, 12000)}Mi") for i in range(1_200)]
+    cat = catalog(*(offering(n, z) for n in TYPES for z in ZONES))
+    first = run(pods, cat)
+    assert len({n.offering.instance_type.name for n in first.new_nodes}) > 1
+    for seed in range(2):
+        shuffled = random.Random(seed).sample(pods, len(pods))
+        assert run(shuffled, catalog(*random.Random(seed).sample(cat.offerings, len(cat.offerings)))) == first
+    assert sum(len(n.pods) for n in first.new_nodes) + len(first.unplaced) == len(pods)
