@@ -69,7 +69,6 @@ class Shape:
     bin: BinKind
     vector: tuple[int, ...]  # allocatable over the plan's dimensions
     sort_key: tuple[object, ...]  # price, then deterministic tie-breaks
-    groups: list[int] | None = None  # the packer's partner groups whose constraints accept it (filled lazily)
 
     @property
     def price(self) -> float:
@@ -198,6 +197,9 @@ class Packer:
         self._left = np.zeros(0, dtype=np.bool_)  # pods left (a demand stays in the arrays until compaction)
         self._dead = 0  # demands in the arrays without pods left
         self._accepting_masks: dict[int, NDArray[np.bool_]] = {}  # id(shape) -> demands in the arrays accepting it
+        # id(shape) -> this packer's partner groups whose constraints accept it: per packer, since a shape is shared
+        # by packers over other demands (the master packs the pods its LP rounding leaves over).
+        self._shape_groups: dict[int, list[int]] = {}
         self._work = 0  # fills tried plus partners looked at in them, over all packings
 
     @staticmethod
@@ -233,10 +235,13 @@ class Packer:
         """Which demands in the arrays accept the shape's constraints (cached per shape until compaction)."""
         accepting = self._accepting_masks.get(id(shape))
         if accepting is None:
-            if shape.groups is None:
-                shape.groups = [g for g, d in enumerate(self._representatives) if self.accepts(d, shape)]
+            groups = self._shape_groups.get(id(shape))
+            if groups is None:
+                groups = self._shape_groups[id(shape)] = [
+                    g for g, d in enumerate(self._representatives) if self.accepts(d, shape)
+                ]
             table = np.zeros(len(self._group_keys), dtype=np.bool_)
-            table[shape.groups] = True
+            table[groups] = True
             accepting = self._accepting_masks[id(shape)] = table[self._group]
         return accepting
 
