@@ -237,7 +237,7 @@ def _generated(problem: Problem) -> list[Pattern]:
         for d in demands:
             d.remaining = d.cls.count  # Problem.pack() left them at 0
         greedy = Packer(demands, problem.compatible, problem.accepts, dedicated=False).pack()
-        out.extend(generated_patterns(greedy, demands, problem.accepts))
+        out.extend(generated_patterns(greedy, demands, problem.accepts, problem.config.plan_optimization_rounds))
     return out
 
 

@@ -211,6 +211,10 @@ class Config(ConfigSection):
     bin_packing_node_min_pod_count: int = Field(default=0, ge=0, alias="binPackingNodeMinPodCount")
     bin_packing_node_type_regexp: str | None = Field(default=None, alias="binPackingNodeTypeRegexp")
 
+    # Column generation rounds the planner may spend weighing node patterns against each other after its greedy
+    # packing (planner/master.py): a work bound, never a time limit, so a plan stays deterministic. 0: greedy only.
+    plan_optimization_rounds: int = Field(default=30, ge=0, le=1000, alias="planOptimizationRounds")
+
     scale_down: ScaleDown = Field(default_factory=ScaleDown, alias="scaleDown")
     batching: Batching = Field(default_factory=Batching)
     gangs: Gangs = Field(default_factory=Gangs)

@@ -19,8 +19,8 @@ benchmarks measure plans against. What is done here, per bin kind:
    bound (EXACT_NODES nodes) on the EXACT_PER_ROUND best of those, EXACT_PRICINGS times at most. Greedy
    pricing alone stalls a few per cent above the LP optimum; the other rungs find the mixed patterns it misses.
    Improving patterns are added, the most negative reduced costs first, COLUMNS_PER_ROUND per round at most,
-   until a round adds none or after ROUNDS rounds: ROUNDS is the work bound that trades time for cost
-   (docs/design/planner.md, "Choosing patterns against each other", has the measured trade-off).
+   until a round adds none or after `rounds` rounds (the `planOptimizationRounds` setting): the work bound that
+   trades time for cost (docs/design/planner.md, "Choosing patterns against each other", has the trade-off).
 3. Rounding: the LP optimum rounded down, the pods that leaves covered by a small integer master over the
    columns the LP uses fractionally (and the single-class ones), so the plan costs the LP optimum plus a few
    nodes; small masters also get HiGHS's branch and bound over every column from the best plan so far. Pods a
@@ -47,7 +47,6 @@ from luna_autoscaler.planner.solver import Master
 
 MAX_CLASSES = 600  # beyond this many classes in one bin kind, the greedy packing alone
 PRICING_SHAPES = 16  # shapes priced per class: its best by fractional share
-ROUNDS = 100  # column generation rounds at most: the work bound that trades time for cost
 COLUMNS_PER_ROUND = 100  # new patterns added per round at most
 MIP_NODES = 20  # branch-and-bound nodes for an integer master
 FULL_MASTER = 20_000  # columns x classes up to which the whole integer master is searched too
@@ -67,12 +66,14 @@ def choose(
     demands: Sequence[Demand],
     compatible: Callable[[Demand, Shape], bool],
     accepts: Callable[[Demand, Shape], bool],
+    rounds: int,
 ) -> list[Pattern]:
     """The cheaper of the greedy patterns and the column-generation plan over them (module docstring).
-    `compatible`: constraints and room for one pod; `accepts`: constraints only, the same per Demand.group."""
-    if not greedy or not demands or len(demands) > MAX_CLASSES:
+    `compatible`: constraints and room for one pod; `accepts`: constraints only, the same per Demand.group;
+    `rounds`: column generation rounds at most (0: the greedy plan)."""
+    if not greedy or not demands or len(demands) > MAX_CLASSES or rounds <= 0:
         return greedy
-    generated = _generate(greedy, demands, accepts)
+    generated = _generate(greedy, demands, accepts, rounds)
     if generated is None:
         return greedy
     master, columns, relaxed, start = generated
@@ -89,16 +90,16 @@ def choose(
 
 
 def generated_patterns(
-    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool]
+    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool], rounds: int
 ) -> list[Pattern]:
     """Every pattern column generation ends with (one node each): benchmarks/lp_bound.py seeds its LP with them."""
-    generated = _generate(greedy, demands, accepts)
+    generated = _generate(greedy, demands, accepts, rounds)
     columns = generated[1] if generated is not None else []
     return [Pattern(shape, [(demands[c], n) for c, n in pattern], 1) for shape, pattern in columns]
 
 
 def _generate(
-    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool]
+    greedy: list[Pattern], demands: Sequence[Demand], accepts: Callable[[Demand, Shape], bool], rounds: int
 ) -> tuple[Master, list[Column], NDArray[np.float64], list[float]] | None:
     """Steps 1-2 of the module docstring: the master, its columns, its LP optimum over them, and the greedy plan
     as a solution of it; None if HiGHS solved no LP."""
@@ -127,7 +128,7 @@ def _generate(
     pricing = _pricing_shapes(demands, counts, accepts)
     effort = Effort()
     solved = None
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         solution = master.solve()
         if solution is None:
             break

@@ -276,7 +276,7 @@ class Problem:
             )
             packed = packer.pack()
             if not packer.dedicated:
-                packed = choose(packed, demands, self.compatible, self.accepts)
+                packed = choose(packed, demands, self.compatible, self.accepts, self.config.plan_optimization_rounds)
             patterns.extend(packed)
         return patterns
 

@@ -110,3 +110,26 @@ def test_the_pricing_ladder_is_the_same_in_any_pod_and_catalog_order() -> None:
         shuffled = random.Random(seed).sample(pods, len(pods))
         offerings = random.Random(seed).sample(MIXED_CATALOG.offerings, len(MIXED_CATALOG.offerings))
         assert run(shuffled, catalog(*offerings), CFG) == first
+
+
+def test_plan_optimization_rounds_bound_the_work_and_zero_keeps_the_greedy_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu_catalog = on_demand_catalog("m5.xlarge", "m5.2xlarge", "c5.large")
+    improved = [
+        s
+        for s in range(1, 18)
+        if s % 3
+        and run(cutting_stock(s), cpu_catalog, CFG).total_price_usd_per_hour
+        < greedy_only(cutting_stock(s), cpu_catalog, monkeypatch) - 1e-6
+    ]
+    assert improved, "no instance where column generation helps"
+    pods = cutting_stock(improved[0])
+    greedy = greedy_only(pods, cpu_catalog, monkeypatch)
+    off = config(planOptimizationRounds=0, gpuTimeSlicing=[{"gpuSkus": ["T4"], "replicas": 4, "renameByDefault": True}])
+    assert run(pods, cpu_catalog, off).total_price_usd_per_hour == pytest.approx(greedy)
+    costs = [
+        run(pods, cpu_catalog, config(planOptimizationRounds=r)).total_price_usd_per_hour for r in (1, 3, 30, 1000)
+    ]
+    assert all(c <= greedy + 1e-6 for c in costs)
+    assert costs[-1] < greedy - 1e-6
