@@ -20,10 +20,10 @@ from typing import Any
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.kube import KubeCluster, KubeSettings
+from luna_autoscaler.kube.registration import node_object
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.manifest import node_from_manifest, pod_from_manifest
-from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import ZERO
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.ports import Instance, LaunchRequest
@@ -86,17 +86,6 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
-
-
-def node_manifest(node: Node) -> dict[str, Any]:
-    """A domain Node as the API object a kubelet would have registered."""
-    obj = k.node(node.name, labels=dict(node.labels), provider_id=node.provider_id, ready=node.ready)
-    obj["spec"]["taints"] = [
-        {"key": t.key, "effect": t.effect, **({"value": t.value} if t.value else {})} for t in node.taints
-    ]
-    obj["status"]["capacity"] = node.capacity.as_quantities()
-    obj["status"]["allocatable"] = node.allocatable.as_quantities()
-    return obj
 
 
 class World:
@@ -205,7 +194,7 @@ class World:
             )
             if gpus_ready:
                 node = dataclasses.replace(node, allocatable=with_gpus(node, offering.instance_type, self.config))
-            self.server.create(node_manifest(node))
+            self.server.create(node_object(node))
             names.append(name)
         return names
 
