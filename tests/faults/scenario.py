@@ -244,8 +244,9 @@ class Scenario:
         """Every request 503 and every watch cut for longer than the staleness window: each replica's health must
         say so while it lasts, and be healthy again once the API server is back and a cycle ran."""
         self.server.inject(Fault(path=API_PATHS["everything"], status=503, times=None))
-        self.server.drop_watches()
-        if not self._wait_for(lambda c: {"pods", "nodes"} <= set(c.problems())):
+        # cut again while waiting: a watch whose request got past the fault just before it was injected would
+        # otherwise stream on through the "outage"
+        if not self._wait_for(lambda c: {"pods", "nodes"} <= set(c.problems()), each=self.server.drop_watches):
             self._violation("the kube adapter did not notice a total API outage")
         self.outage_seconds += OUTAGE_SECONDS
         self._cycle(advance_seconds=OUTAGE_SECONDS, settle=False)
@@ -262,14 +263,16 @@ class Scenario:
                 if not ok:
                     self._violation(f"replica {r.name} /{probe} still unhealthy after the API outage: {why}")
 
-    def _wait_for(self, condition: Callable[[KubeCluster], bool]) -> bool:
+    def _wait_for(self, condition: Callable[[KubeCluster], bool], each: Callable[[], object] = lambda: None) -> bool:
         """Real time, bounded: the adapters' watch threads see the server change as they would in production."""
         deadline = time.monotonic() + OUTAGE_NOTICED_WITHIN_SECONDS
-        while not all(condition(r.cluster) for r in self.replicas):
+        while True:
+            each()
+            if all(condition(r.cluster) for r in self.replicas):
+                return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
-        return True
 
     # --- the loop and the invariants ----------------------------------------------------------------------------
 
