@@ -19,7 +19,14 @@ import pytest
 import structlog
 
 from luna_autoscaler.cli import run
+from luna_autoscaler.config import config_from_file
 from luna_autoscaler.errors import ConfigError
+from luna_autoscaler.kube.clock import utc_now
+from luna_autoscaler.kube.registration import NodeObjects
+from luna_autoscaler.kube.rest import Rest
+from luna_autoscaler.ports import ProviderContext
+from luna_autoscaler.simulation.kubelet import Kubelet
+from providers import fake
 from tests.conftest import InstallProvider
 from tests.kubeapi import FakeApiServer, Fault
 from tests.kubeapi import objects as k
@@ -100,9 +107,7 @@ def test_once_with_register_nodes_takes_a_pod_from_pending_to_a_node_it_can_land
     gpu_pod["spec"]["tolerations"].append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
     server.create(gpu_pod)
     config = tmp_path / "config.yaml"
-    config.write_text(
-        f"fake.registerNodes: 'true'\nfake.joinDelay: 0s\nfake.stateFile: {tmp_path / 'cloud.json'}\nlabels: ''\n"
-    )
+    config.write_text(f"fake.registerNodes: 'true'\nfake.joinDelay: 0s\nfake.stateFile: {tmp_path / 'cloud.json'}\n")
     args = ("--once", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t", "--config", str(config))
     assert run_command(*args) == 0  # launches
     assert "as fake-000001 for default/train" in capsys.readouterr().out
@@ -119,6 +124,17 @@ def test_once_with_register_nodes_takes_a_pod_from_pending_to_a_node_it_can_land
     assert labels["node.elotl.co/managed-by"] == "luna-autoscaler"
     assert node["status"]["allocatable"]["nvidia.com/gpu"] == "1"
     assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+    # the same fake cloud (its state file) as `run` composes it: terminating the machine deletes its Node
+    api = server.client()
+    try:
+        local = config_from_file(str(config))
+        registrar = Kubelet(NodeObjects(Rest(api, sleep=lambda s: None)), local, utc_now)
+        cloud = fake.create(ProviderContext(config=local, cluster_name="t", clock=utc_now, node_registrar=registrar))
+        cloud.terminate("fake-000001")
+    finally:
+        api.close()
+    assert server.list("Node") == []
 
 
 def test_bad_input_is_a_clear_error(kubeconfig: str, tmp_path: Path) -> None:
