@@ -103,7 +103,7 @@ def with_gpus(node: Node, it: InstanceType, config: Config) -> Resources:
 
 
 class NodeWriter(Protocol):
-    """Where registered Nodes go: the API server (kube's NodeObjects), or a simulated cluster."""
+    """Where registered Nodes go: the API server, through luna_autoscaler.kube's NodeObjects."""
 
     def register_node(self, node: Node) -> object: ...
 
