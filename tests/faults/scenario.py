@@ -13,7 +13,8 @@ checked after every cycle and at the end:
 - no double launch, across both replicas: nothing is launched while every pod that needs capacity (unbound, or on
   a node being reclaimed) is already carried by a live, uninterrupted launch that has not registered yet, whoever
   launched it (a pod may move to a new launch when new pods re-pack the in-flight ones; in a step not settled
-  first, a launch only for pods deleted just before is a cache a moment behind, not a double launch);
+  first, a launch only for pods that no longer needed capacity, deleted or bound just before, was planned on a
+  cache a moment behind, not a double launch);
 - honest health: during an API outage longer than the staleness window every replica's health (what its
   /healthz and /readyz answer) says unhealthy, and healthy again once the API server is back and a cycle ran;
 - every cycle failure is one of the product's classified errors (a bare KeyError under faults is a bug);
@@ -282,7 +283,6 @@ class Scenario:
         self.world.clock.advance(advance_seconds)
         reclaimed = self._reclaimed_nodes()
         pods = self.server.list("Pod")
-        present = {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods}
         pending = {  # what needs capacity: unbound pods, and those on nodes whose spot instance is reclaimed
             f"{p['metadata']['namespace']}/{p['metadata']['name']}"
             for p in pods
@@ -299,13 +299,12 @@ class Scenario:
             if not isinstance(error, LunaError):
                 self._violation(f"unclassified error in a cycle: {type(error).__name__}: {error}")
         elif report is not None:
-            self._check_launches(report, pending, present if not settle else None)
+            self._check_launches(report, pending, settled=settle)
         live = self.cloud.live()
         if len(live) > MAX_NODES:
             self._violation(f"{len(live)} live instances, over maxNodes {MAX_NODES}")
 
-    def _check_launches(self, report: CycleReport, pending: set[str], present: set[str] | None) -> None:
-        """`present`: the pods on the server when the cycle began, in a cycle not settled first (None: settled)."""
+    def _check_launches(self, report: CycleReport, pending: set[str], *, settled: bool) -> None:
         live = self.cloud.live()
         registered = {n["spec"].get("providerID") for n in self.server.list("Node")}
         in_flight = {
@@ -314,12 +313,17 @@ class Scenario:
             if provider_id not in registered and instance_id not in self.cloud.interrupted
         }
         carried = {pod for pod, instance_id in self._launched_for.items() if instance_id in in_flight}
-        # A launch only for pods deleted before an unsettled cycle began was planned on a cache the deletion had
-        # not reached yet (watches lag, as in production): acting on a view a moment old, not launching twice.
-        judged = [launch for launch in report.launched if present is None or any(pod in present for pod in launch.pods)]
+        # In a cycle not settled first the cache may be a moment behind the server (watches lag, as in
+        # production): a launch only for pods that no longer needed capacity (deleted, or bound since) was
+        # planned on that view, not launched twice; it is judged once one of its pods still needed capacity.
+        judged = [launch for launch in report.launched if settled or set(launch.pods) & pending]
         if judged and pending <= carried:
             launches = ", ".join(f"{launch.instance_id} for {','.join(launch.pods)}" for launch in judged)
-            self._violation(f"double launch: {launches} while in-flight launches carry every pending pod")
+            self._violation(
+                f"double launch: {launches} while in-flight launches carry every pending pod (step {self.step}, "
+                f"leader {self.leader.name}, {'settled' if settled else 'unsettled'}, pending {sorted(pending)}, "
+                f"carried {sorted(carried)})"
+            )
         for launch in report.launched:
             for pod in launch.pods:
                 self._launched_for[pod] = launch.instance_id
