@@ -381,6 +381,25 @@ class Leadership(Protocol):
 Clock = Callable[[], datetime]
 
 
+class NodeRegistrar(Protocol):
+    """Registers the Node of a machine that has no kubelet to do it, and removes it when the machine is gone.
+
+    On a real cloud the machine's kubelet registers its Node (with the labels and `--register-with-taints` the
+    launch asked for) and the cloud's node lifecycle controller deletes the Node of a terminated machine. The fake
+    cloud's machines have neither; with `fake.registerNodes` the fake plays both parts through this port, which the
+    composition root gives it in `ProviderContext.node_registrar` (docs/design/reliability.md, "Nodes of the fake
+    cloud"). Both calls are idempotent; a failure is a LunaError and the caller tries again later.
+    """
+
+    def register(self, instance: Instance, offering: Offering) -> None:
+        """Create the Node of a running `instance` of `offering`, with its configuration's labels and taints."""
+        ...
+
+    def deregister(self, instance: Instance) -> None:
+        """Delete the Node of `instance` (gone already: success)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderContext:
     """What a provider factory (the entry point's object) gets to build its NodeProvider."""
@@ -391,6 +410,8 @@ class ProviderContext:
     # A prometheus_client CollectorRegistry the provider may register its own collectors in (e.g. the age of its
     # live prices); None: the provider exports no metrics. Typed loosely so the ports stay free of prometheus.
     metrics_registry: Any = None
+    # Who registers Nodes for machines without a kubelet (the fake cloud's, `fake.registerNodes`); None: nobody.
+    node_registrar: NodeRegistrar | None = None
 
 
 ProviderFactory = Callable[[ProviderContext], NodeProvider]

@@ -28,11 +28,13 @@ from luna_autoscaler.config import Config, config_from_file, duration_seconds
 from luna_autoscaler.errors import ConfigError
 from luna_autoscaler.kube import ElectionSettings, KubeCluster, KubeSettings, LeaseElector, check_reachable, connect
 from luna_autoscaler.kube.clock import utc_now
+from luna_autoscaler.kube.registration import NodeObjects
 from luna_autoscaler.observability.health import Health, HealthServer
 from luna_autoscaler.observability.logging import configure_logging
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.ports import Leadership, ProviderContext, ProviderFactory
 from luna_autoscaler.reconcile import AlwaysLeader, CycleReport, Daemon, Reconciler
+from luna_autoscaler.simulation.kubelet import Kubelet
 
 log = structlog.get_logger("luna_autoscaler.cli")
 
@@ -150,7 +152,12 @@ def _run(
     config = cluster.config() or local_config or Config()
     metrics = Metrics()  # the provider's own collectors (e.g. AWS price age) join the loop's on /metrics
     context = ProviderContext(
-        config=config, cluster_name=args.cluster_name, clock=utc_now, metrics_registry=metrics.registry
+        config=config,
+        cluster_name=args.cluster_name,
+        clock=utc_now,
+        metrics_registry=metrics.registry,
+        # for machines without kubelets (the fake's `fake.registerNodes`): the cloud's part, so even in a dry run
+        node_registrar=Kubelet(NodeObjects(cluster.rest), config, utc_now),
     )
     provider = factory(context)
     reconciler = Reconciler(

@@ -211,7 +211,10 @@ class Reflector:
             **self._list_kwargs,
         )
         self._response = response
-        self._failing_since = None  # the server answered: from here the stream keeps the cache current
+        # the server answered: from here the stream keeps the cache current (and a quiet resource, which may see
+        # no event for hours, must not go on reporting the outage it has recovered from)
+        self._failing_since = None
+        self.last_error = None
         try:
             if self._stop.is_set():  # stop() ran before the response was published: it could not cut it
                 return delivered

@@ -10,13 +10,19 @@ in: GKE's time-sharing labels) are there as on the real cloud, whose instance-ty
 the NVIDIA device plugin would: whole devices, or time-sliced replicas when the node's
 `nvidia.com/device-plugin.config` label selects one of the slicing configurations (`planner.shapes.gpu_modes`),
 and only once the plugin has started: until then allocatable has no GPUs, which is what the loop must wait for.
+
+`Kubelet` plays this part for a real API server (the `NodeRegistrar` port: `run --provider fake` with
+`fake.registerNodes`), writing through whatever can create and delete Node objects (luna_autoscaler.kube's
+`NodeObjects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Protocol
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.models import scheduling as lbl
@@ -26,6 +32,7 @@ from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import Resources
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.planner.shapes import base_allocatable
+from luna_autoscaler.ports import Clock, Instance
 
 _KUBELET_LABELS = (
     lbl.INSTANCE_TYPE,
@@ -96,3 +103,43 @@ def registered_node(
 def with_gpus(node: Node, it: InstanceType, config: Config) -> Resources:
     """The node's allocatable once the device plugin has reported its GPUs."""
     return base_allocatable(it) + gpu_resources(it, node.labels)
+
+
+class NodeWriter(Protocol):
+    """Where registered Nodes go: the API server, through luna_autoscaler.kube's NodeObjects."""
+
+    def register_node(self, node: Node) -> object: ...
+
+    def delete_node(self, node_name: str) -> None: ...
+
+
+class Kubelet:
+    """The `NodeRegistrar` port: registers a machine's Node as its kubelet would (labels and taints of the
+    configuration it was launched with, the catalog's capacity and allocatable, GPUs allocatable at once: no
+    device plugin to wait for), named after the instance; deletes it when the machine is terminated."""
+
+    def __init__(self, nodes: NodeWriter, config: Config, clock: Clock) -> None:
+        self._nodes = nodes
+        self._config = config
+        self._clock = clock
+
+    @staticmethod
+    def node_name(instance: Instance) -> str:
+        return instance.instance_id
+
+    def register(self, instance: Instance, offering: Offering) -> None:
+        configuration = instance.configuration
+        node = registered_node(
+            self.node_name(instance),
+            offering,
+            provider_id=instance.provider_id,
+            requested_labels=configuration.labels if configuration is not None else {},
+            taints=configuration.taints if configuration is not None else (),
+            config=self._config,
+            at=self._clock(),
+        )
+        node = replace(node, allocatable=with_gpus(node, offering.instance_type, self._config))
+        self._nodes.register_node(node)
+
+    def deregister(self, instance: Instance) -> None:
+        self._nodes.delete_node(self.node_name(instance))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from luna_autoscaler.config import ConfigSection
+from luna_autoscaler.config import ConfigSection, Seconds
 
 
 class FakeConfig(ConfigSection):
@@ -21,3 +21,9 @@ class FakeConfig(ConfigSection):
     state_file: str = Field(default="", alias="stateFile")
     # Behave like a pool cloud: launches are accepted first and named later (docs/design/providers.md).
     pool_shaped: bool = Field(default=False, alias="poolShaped")
+    # Play the machines' kubelets (for `run --provider fake` against a local API server, where no machine has one):
+    # a launched instance, once running, registers its Node with the labels and taints of its launch from the
+    # start, the catalog's capacity and allocatable, Ready; terminating it deletes the Node.
+    register_nodes: bool = Field(default=False, alias="registerNodes")
+    # How long a launched machine takes to boot and join (its Node registers after this, with registerNodes).
+    join_delay_seconds: Seconds = Field(default=60.0, alias="joinDelay")

@@ -6,6 +6,11 @@ list shows only what this cluster owns) and can be made to fail the way clouds f
 the next launch, or an offering that has run out of capacity. Machines join the cluster after a delay, which the
 simulated cluster collects with `due_to_join(now)`; interruptions are queued with `interrupt`. Every port call is
 recorded in `calls` so tests assert on behaviour, not on mocks. Time comes only from the injected clock.
+
+Given a `NodeRegistrar` (`fake.registerNodes`, for `run --provider fake` against a local API server), the fake
+also plays its machines' kubelets: an instance whose join delay has passed is running and its Node is registered
+(labels and taints of its launch from the start), and terminating it deletes the Node, as a cloud's node
+lifecycle controller would. A registration the API server refused is tried again at the next call.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from luna_autoscaler.errors import InsufficientCapacity, OfferingRef, Permanent, ProviderError
+from luna_autoscaler.errors import InsufficientCapacity, LunaError, OfferingRef, Permanent, ProviderError
 from luna_autoscaler.models.catalog import CapacityType, Catalog, Offering
 from luna_autoscaler.ports import (
     PROVISIONAL_PREFIX,
@@ -30,6 +35,7 @@ from luna_autoscaler.ports import (
     InterruptionKind,
     InterruptionNotice,
     LaunchRequest,
+    NodeRegistrar,
 )
 from providers.fake.state import CloudState, StateFile
 
@@ -65,6 +71,7 @@ class FakeProvider:
         state_file: Path | None = None,
         pool_shaped: bool = False,
         naming_delay_seconds: float = 30.0,
+        node_registrar: NodeRegistrar | None = None,
     ) -> None:
         self._catalog = catalog
         self._offerings: dict[OfferingRef, Offering] = {o.ref: o for o in catalog}
@@ -83,6 +90,8 @@ class FakeProvider:
         self._exhausted: set[OfferingRef] = set()
         self._notices: list[InterruptionNotice] = []
         self._lock = threading.RLock()
+        self._registrar = node_registrar
+        self._unregistered: dict[str, Instance] = {}  # terminated instances whose Node is still to be deleted
 
     @contextmanager
     def _cloud(self) -> Iterator[CloudState]:
@@ -90,10 +99,12 @@ class FakeProvider:
         with self._lock:
             if self._file is None:
                 self._name_due(self._memory)
+                self._register_due(self._memory)
                 yield self._memory
                 return
             with self._file.locked() as state:
                 self._name_due(state)
+                self._register_due(state)
                 yield state
 
     def _name_due(self, state: CloudState) -> None:
@@ -115,6 +126,37 @@ class FakeProvider:
                 instance, instance_id=instance_id, provider_id=f"{PROVIDER_ID_PREFIX}{instance_id}"
             )
             state.by_launch_id[instance.launch_id] = instance_id
+
+    def _register_due(self, state: CloudState) -> None:
+        """With a registrar: machines whose join delay has passed are running, with their Node registered; Nodes
+        of terminated machines are deleted. What the API server refused now is tried again at the next call."""
+        if self._registrar is None:
+            return
+        now = self._clock()
+        for instance_id, instance in list(state.instances.items()):
+            if instance.state != InstanceState.PENDING or not instance.identified:
+                continue
+            if instance.created_at + self.join_delay > now:
+                continue
+            try:
+                self._registrar.register(instance, self._offering_of(instance))
+            except LunaError:
+                continue  # a kubelet retries its registration; so do we, at the next call
+            state.instances[instance_id] = replace(instance, state=InstanceState.RUNNING)
+        for instance_id, instance in list(self._unregistered.items()):
+            try:
+                self._registrar.deregister(instance)
+            except LunaError:
+                continue
+            del self._unregistered[instance_id]
+
+    def _offering_of(self, instance: Instance) -> Offering:
+        """The offering an instance was launched on; an estimated spot offering is its on-demand one, as spot."""
+        known = self._offerings.get(instance.offering)
+        if known is not None:
+            return known
+        on_demand = self._offerings[OfferingRef(instance.instance_type, instance.zone, CapacityType.ON_DEMAND.value)]
+        return replace(on_demand, capacity_type=instance.capacity_type, price_usd_per_hour=instance.price_usd_per_hour)
 
     # --- the port ---------------------------------------------------------------------------------------
 
@@ -191,6 +233,9 @@ class FakeProvider:
             instance = state.instances.get(instance_id)
             if instance is not None:
                 state.instances[instance_id] = replace(instance, state=InstanceState.TERMINATED)
+                if self._registrar is not None and instance.state == InstanceState.RUNNING:
+                    self._unregistered[instance_id] = instance
+                    self._register_due(state)
 
     def list_instances(self) -> Sequence[Instance]:
         with self._cloud() as state:

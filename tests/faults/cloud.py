@@ -36,24 +36,26 @@ class Cloud:
     def insufficient_capacity_once(self, rng: random.Random) -> str:
         ref = rng.choice(self._refs)
         self.provider.fail_next_launch(InsufficientCapacity("InsufficientInstanceCapacity (injected)", [ref]))
-        return "ICE on next launch"
+        return f"ICE on next launch ({ref})"
 
     def exhaust(self, rng: random.Random) -> str:
         ref = rng.choice(self._refs)
         self.provider.exhaust(ref)
         self._exhausted.add(ref)
-        return "offering exhausted"
+        return f"offering exhausted ({ref})"
 
     def replenish_all(self) -> None:
         for ref in self._exhausted:
             self.provider.replenish(ref)
         self._exhausted.clear()
 
-    def interrupt(self, rng: random.Random) -> str | None:
+    def interrupt(self, which: float) -> bool:
+        """Interrupt the live instance `which` (in [0, 1)) points at, drawn whether any is live (so the fault stream
+        never depends on what the loop launched); False when none is."""
         candidates = sorted(set(self.live()) - self.interrupted)
         if not candidates:
-            return None
-        instance_id = rng.choice(candidates)
+            return False
+        instance_id = candidates[int(which * len(candidates))]
         self.provider.interrupt(instance_id)
         self.interrupted.add(instance_id)
-        return "spot interruption"
+        return True

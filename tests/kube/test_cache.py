@@ -258,3 +258,19 @@ def test_a_cache_not_refreshed_for_longer_than_the_window_is_stale_until_the_wat
     assert _poll(lambda: cluster.staleness() is None), cluster.problems()
     assert [n.name for n in cluster.snapshot().nodes] == ["n1"]
     assert health.healthy() == (True, "ok") and health.ready() == (True, "ok")
+
+
+def test_a_quiet_resource_stops_reporting_a_problem_once_its_watch_is_open_again(
+    api: FakeApiServer, start_cluster: Start
+) -> None:
+    """A cut watch is a problem until the server answers again; a resource that then sees no event for hours (no
+    DaemonSet changes) must not go on reporting the cut (the fault suite's outage recovery waited for it)."""
+    cluster = start_cluster()
+    assert api.wait_for_watches("daemonsets")
+    api.drop_watches()
+    assert _poll(lambda: _watches(api, "daemonsets") >= 2)  # re-opened
+    assert _poll(lambda: not cluster.problems()), cluster.problems()
+
+
+def _watches(api: FakeApiServer, resource: str) -> int:
+    return sum(1 for r in api.requests if r.resource == resource and r.verb == "watch")

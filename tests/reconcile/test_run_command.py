@@ -19,7 +19,14 @@ import pytest
 import structlog
 
 from luna_autoscaler.cli import run
+from luna_autoscaler.config import config_from_file
 from luna_autoscaler.errors import ConfigError
+from luna_autoscaler.kube.clock import utc_now
+from luna_autoscaler.kube.registration import NodeObjects
+from luna_autoscaler.kube.rest import Rest
+from luna_autoscaler.ports import ProviderContext
+from luna_autoscaler.simulation.kubelet import Kubelet
+from providers import fake
 from tests.conftest import InstallProvider
 from tests.kubeapi import FakeApiServer, Fault
 from tests.kubeapi import objects as k
@@ -89,6 +96,45 @@ def test_once_launches_and_uses_the_local_config_file(
     assert run_command(*args) == 0
     out = capsys.readouterr().out
     assert "launch t3a.small (on-demand)" in out and "as fake-000001" in out
+
+
+def test_once_with_register_nodes_takes_a_pod_from_pending_to_a_node_it_can_land_on(
+    server: FakeApiServer, kubeconfig: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run --provider fake` on a local API server: before `fake.registerNodes` no Node ever appeared, so pods
+    waited forever after TriggeredScaleUp. The GPU taint is on the Node from its first version, never patched on."""
+    gpu_pod = k.pod("train", gpus=1, cpu="2", memory="8Gi", labels={"elotl-luna": "true"}, unschedulable=True)
+    gpu_pod["spec"]["tolerations"].append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    server.create(gpu_pod)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"fake.registerNodes: 'true'\nfake.joinDelay: 0s\nfake.stateFile: {tmp_path / 'cloud.json'}\n")
+    args = ("--once", "--provider", "fake", "--kubeconfig", kubeconfig, "--cluster-name", "t", "--config", str(config))
+    assert run_command(*args) == 0  # launches
+    assert "as fake-000001 for default/train" in capsys.readouterr().out
+    assert server.list("Node") == []  # not booted yet: the cloud registers it at its next call
+    assert run_command(*args) == 0  # sees the launch in flight (launches nothing) and the machine is up
+    assert "launch" not in capsys.readouterr().out
+
+    [node] = server.list("Node")
+    [first] = [c.new for c in server.store.changes_after(0) if c.resource.kind == "Node" and c.type == "ADDED"]
+    assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"} in first["spec"]["taints"]
+    assert first["spec"]["providerID"] == "fake://fake-000001"
+    labels = node["metadata"]["labels"]
+    assert labels["node.kubernetes.io/instance-type"].startswith("g"), labels
+    assert labels["node.elotl.co/managed-by"] == "luna-autoscaler"
+    assert node["status"]["allocatable"]["nvidia.com/gpu"] == "1"
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+    # the same fake cloud (its state file) as `run` composes it: terminating the machine deletes its Node
+    api = server.client()
+    try:
+        local = config_from_file(str(config))
+        registrar = Kubelet(NodeObjects(Rest(api, sleep=lambda s: None)), local, utc_now)
+        cloud = fake.create(ProviderContext(config=local, cluster_name="t", clock=utc_now, node_registrar=registrar))
+        cloud.terminate("fake-000001")
+    finally:
+        api.close()
+    assert server.list("Node") == []
 
 
 def test_bad_input_is_a_clear_error(kubeconfig: str, tmp_path: Path) -> None:

@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from luna_autoscaler.config import Config
 from luna_autoscaler.kube import KubeCluster, KubeSettings
+from luna_autoscaler.kube.registration import node_object
 from luna_autoscaler.models import scheduling as lbl
 from luna_autoscaler.models.catalog import Catalog
 from luna_autoscaler.models.manifest import node_from_manifest, pod_from_manifest
-from luna_autoscaler.models.pod import Node
 from luna_autoscaler.models.resources import ZERO
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.ports import Instance, LaunchRequest
@@ -92,17 +92,6 @@ class FakeClock:
         return self.now
 
 
-def node_manifest(node: Node) -> dict[str, Any]:
-    """A domain Node as the API object a kubelet would have registered."""
-    obj = k.node(node.name, labels=dict(node.labels), provider_id=node.provider_id, ready=node.ready)
-    obj["spec"]["taints"] = [
-        {"key": t.key, "effect": t.effect, **({"value": t.value} if t.value else {})} for t in node.taints
-    ]
-    obj["status"]["capacity"] = node.capacity.as_quantities()
-    obj["status"]["allocatable"] = node.allocatable.as_quantities()
-    return obj
-
-
 class World:
     def __init__(
         self,
@@ -113,18 +102,22 @@ class World:
         kube_settings: KubeSettings | None = None,
         pool_shaped: bool = False,
         catalog: Catalog | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
+        """`monotonic`: the clock on which the adapter measures how long its watches have been failing (default:
+        real time), so that a test can make an outage last longer than it really does."""
         self.server = server
         # Starts at the real time: the fake API server stamps objects (creationTimestamp) with it.
         self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
         self.catalog = catalog or small_catalog()
         server.create(k.configmap(CONFIG_NAME, CONFIG_NAMESPACE, {"batching.idleDuration": "0s", **config}))
         self.api = server.client()
-        settings = dataclasses.replace(
+        self._kube_settings = dataclasses.replace(
             kube_settings or KubeSettings(), config_map_name=CONFIG_NAME, config_map_namespace=CONFIG_NAMESPACE
         )
-        self.cluster = KubeCluster(self.api, settings, clock=self.clock).start()
-        assert self.cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
+        self._monotonic = monotonic
+        self._clusters: list[KubeCluster] = []
+        self.cluster = self.new_cluster()
         self.provider = FakeProvider(
             self.catalog,
             self.clock,
@@ -136,20 +129,30 @@ class World:
         self.reconciler = self.new_reconciler()
 
     def close(self) -> None:
-        self.cluster.stop()
+        for cluster in self._clusters:
+            cluster.stop()
         self.api.close()
+
+    def new_cluster(self, leading: Callable[[], bool] = lambda: True) -> KubeCluster:
+        """Another replica's kube adapter on the same API server (its own cache and watches), synced."""
+        options: dict[str, Any] = {"monotonic": self._monotonic} if self._monotonic is not None else {}
+        cluster = KubeCluster(self.api, self._kube_settings, clock=self.clock, leading=leading, **options).start()
+        self._clusters.append(cluster)
+        assert cluster.wait_for_sync(10), "the kube adapter did not sync with the fake API server"
+        return cluster
 
     def new_reconciler(self, **options: Any) -> Reconciler:
         """A fresh Reconciler (a restarted daemon): only the cluster and the provider remember anything."""
+        cluster = options.pop("cluster", self.cluster)
         return Reconciler(
-            self.cluster,
+            cluster,
             options.pop("provider", self.provider),
             clock=self.clock,
             cluster_name=CLUSTER,
             metrics=Metrics(),
             batching=options.pop("batching", False),
             launch_ids=lambda: f"launch-{next(self._launch_numbers):03d}",
-            workloads=options.pop("workloads", self.cluster),
+            workloads=options.pop("workloads", cluster),
             **options,
         )
 
@@ -210,7 +213,7 @@ class World:
             )
             if gpus_ready:
                 node = dataclasses.replace(node, allocatable=with_gpus(node, offering.instance_type, self.config))
-            self.server.create(node_manifest(node))
+            self.server.create(node_object(node))
             names.append(name)
         return names
 
@@ -252,8 +255,9 @@ class World:
 
     # --- the loop ---------------------------------------------------------------------------------------------
 
-    def settle(self, timeout_seconds: float = 10.0) -> None:
+    def settle(self, timeout_seconds: float = 10.0, cluster: KubeCluster | None = None) -> None:
         """Wait until the adapter's cache holds exactly the server's pods and nodes (same resourceVersions)."""
+        cluster = cluster or self.cluster
         deadline = time.monotonic() + timeout_seconds
         while True:
             expected = (
@@ -264,19 +268,19 @@ class World:
                 },
                 {(n["metadata"]["name"], n["metadata"]["resourceVersion"]) for n in self.server.list("Node")},
             )
-            generation = self.cluster.cache.generation
-            snapshot = self.cluster.snapshot()
+            generation = cluster.cache.generation
+            snapshot = cluster.snapshot()
             seen = (
                 {(p.key, p.resource_version) for p in snapshot.pods},
                 {(n.name, n.resource_version) for n in snapshot.nodes},
             )
             expected += (self._server_workloads(),)
-            seen += (self._cached_workloads(),)
+            seen += (self._cached_workloads(cluster),)
             if seen == expected:
                 return
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"the cache did not catch up with the server: {seen} != {expected}"
-            self.cluster.wait_for_change(generation, remaining)
+            cluster.wait_for_change(generation, remaining)
 
     def _server_workloads(self) -> set[tuple[str, str, int]]:
         """(kind, namespace/name, number of status conditions) of the gang and queue objects in the server."""
@@ -288,8 +292,8 @@ class World:
                 out.add((kind, f"{meta.get('namespace', '')}/{meta['name']}", conditions))
         return out
 
-    def _cached_workloads(self) -> set[tuple[str, str, int]]:
-        w = self.cluster.workloads()
+    def _cached_workloads(self, cluster: KubeCluster) -> set[tuple[str, str, int]]:
+        w = cluster.workloads()
         return (
             {("PodGroup", f"{g.namespace}/{g.name}", 0) for g in w.pod_groups}
             | {("Queue", f"/{q.name}", 0) for q in w.queues}
@@ -299,7 +303,7 @@ class World:
             | {("ProvisioningRequest", r.key, len(r.conditions)) for r in w.provisioning_requests}
             | {
                 (INVALID_KIND[key.split(" ")[0]], key.split(" ")[1], 0)
-                for key in self.cluster.workload_stores.invalid_objects()
+                for key in cluster.workload_stores.invalid_objects()
             }
         )
 
