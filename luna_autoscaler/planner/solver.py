@@ -108,15 +108,8 @@ class Master:
             np.arange(self.columns, dtype=np.int32),
             np.full(self.columns, highspy.HighsVarType.kInteger),
         )
-        initial = highspy.HighsSolution()
-        initial.col_value = list(map(float, start))
-        initial.value_valid = True
-        highs.setSolution(initial)
-        highs.run()
-        solution = highs.getSolution()
-        if not solution.value_valid:
-            return None
-        return np.rint(np.asarray(solution.col_value, dtype=np.float64))
+        solution = _branch_and_bound(highs, start)
+        return None if solution is None else np.rint(solution)
 
 
 class Knapsack:
@@ -180,15 +173,7 @@ class Knapsack:
         self._set(values, integer=True)
         highs.changeColsBounds(len(self._items), self._items, np.zeros(len(self._items)), self._limits)
         highs.setOptionValue("mip_max_nodes", max_nodes)
-        initial = highspy.HighsSolution()
-        initial.col_value = list(map(float, start))
-        initial.value_valid = True
-        highs.setSolution(initial)
-        highs.run()
-        solution = highs.getSolution()
-        if not solution.value_valid:
-            return None
-        return np.asarray(solution.col_value, dtype=np.float64)
+        return _branch_and_bound(highs, start)
 
     def _set(self, values: Floats, *, integer: bool) -> None:
         items = len(self._items)
@@ -197,3 +182,17 @@ class Knapsack:
             kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
             self._highs.changeColsIntegrality(items, self._items, np.full(items, kind))
             self._integer = integer
+
+
+def _branch_and_bound(highs: highspy.Highs, start: Sequence[float] | Floats) -> Floats | None:
+    """Run the integer model from the feasible `start` (HiGHS keeps the better of it and what it finds); the
+    solution's values, or None if HiGHS has none."""
+    initial = highspy.HighsSolution()
+    initial.col_value = list(map(float, start))
+    initial.value_valid = True
+    highs.setSolution(initial)
+    highs.run()
+    solution = highs.getSolution()
+    if not solution.value_valid:
+        return None
+    return np.asarray(solution.col_value, dtype=np.float64)

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from luna_autoscaler.models.catalog import Catalog
+from pricing.catalog import load_catalog
 from tests.providers.harness import Harness
+from tests.providers.harness_fake import ManualClock
 
 HARNESSES = ["fake", "pool_fake", "aws", "gcp", "azure", "oci"]
 
@@ -23,3 +26,14 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     module = importlib.import_module(f"tests.providers.harness_{request.param}")
     with module.open_harness(CLUSTER) as opened:
         yield opened
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The fake provider's tests' clock (test_fake.py, test_fake_nodes.py)."""
+    return ManualClock()
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return load_catalog("aws", "us-east-1")

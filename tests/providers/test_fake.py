@@ -16,16 +16,6 @@ from tests.providers.harness_fake import ManualClock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def catalog() -> Catalog:
-    return load_catalog("aws", "us-east-1")
-
-
-@pytest.fixture
 def fake(catalog: Catalog, clock: ManualClock) -> FakeProvider:
     return FakeProvider(catalog, clock, cluster_name="prod", join_delay_seconds=90)
 

@@ -22,7 +22,6 @@ from luna_autoscaler.models.catalog import CapacityType, Catalog
 from luna_autoscaler.models.scheduling import Taint
 from luna_autoscaler.ports import InstanceState, LaunchRequest, ProviderContext
 from luna_autoscaler.simulation.kubelet import Kubelet
-from pricing.catalog import load_catalog
 from providers.fake import FakeProvider, create
 from tests.kubeapi import FakeApiServer, Fault
 from tests.providers.harness_fake import ManualClock
@@ -34,16 +33,6 @@ GPU_TAINT = Taint("nvidia.com/gpu", "present", "NoSchedule")
 def server() -> Iterator[FakeApiServer]:
     with FakeApiServer() as s:
         yield s
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def catalog() -> Catalog:
-    return load_catalog("aws", "us-east-1")
 
 
 @pytest.fixture
