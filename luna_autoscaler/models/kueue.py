@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from luna_autoscaler.errors import ManifestError, QuantityError
-from luna_autoscaler.models.manifest import _map
+from luna_autoscaler.models.manifest import _map, namespace_and_name
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.quantity import parse_quantity
 from luna_autoscaler.models.resources import CPU, MEMORY, NVIDIA_GPU
@@ -68,14 +68,6 @@ class LocalQueue:
         return f"{self.namespace}/{self.name}"
 
 
-def _name(obj: Json, kind: str) -> tuple[str, str]:
-    meta = _map(obj.get("metadata"), f"{kind}.metadata")
-    name = str(meta.get("name") or "")
-    if not name:
-        raise ManifestError(f"{kind}: metadata.name is required")
-    return str(meta.get("namespace") or "default"), name
-
-
 def _entries(value: object, where: str) -> list[Json]:
     if value is None:
         return []
@@ -103,7 +95,7 @@ def _summed(totals: dict[str, float | None], key: str, value: float | None) -> N
 
 def cluster_queue_from_manifest(obj: Json) -> ClusterQueue:
     """A `kueue.x-k8s.io/v1beta1` ClusterQueue (module docstring); a bad quantity names its place."""
-    _, name = _name(obj, "ClusterQueue")
+    _, name = namespace_and_name(obj, "ClusterQueue", default_namespace="default")
     where = f"ClusterQueue {name}"
     spec = _map(obj.get("spec"), f"{where}: spec")
     nominal: dict[str, float | None] = {}
@@ -153,7 +145,7 @@ def _status_usage(status: Json, where: str) -> Mapping[str, float] | None:
 
 
 def local_queue_from_manifest(obj: Json) -> LocalQueue:
-    namespace, name = _name(obj, "LocalQueue")
+    namespace, name = namespace_and_name(obj, "LocalQueue", default_namespace="default")
     spec = _map(obj.get("spec"), f"LocalQueue {namespace}/{name}: spec")
     cluster_queue = str(spec.get("clusterQueue") or "")
     if not cluster_queue:

@@ -35,6 +35,15 @@ def _map(value: object, where: str) -> Json:
     return value
 
 
+def namespace_and_name(obj: Json, kind: str, *, default_namespace: str = "") -> tuple[str, str]:
+    """(namespace, name) of a Kubernetes object; a missing name is a ManifestError naming the kind."""
+    meta = _map(obj.get("metadata"), f"{kind}.metadata")
+    name = str(meta.get("name") or "")
+    if not name:
+        raise ManifestError(f"{kind}: metadata.name is required")
+    return str(meta.get("namespace") or default_namespace), name
+
+
 def _list(value: object, where: str) -> list[Any]:
     if value is None:
         return []

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from luna_autoscaler.errors import ManifestError
-from luna_autoscaler.models.manifest import _map, pod_from_manifest
+from luna_autoscaler.models.manifest import _map, namespace_and_name, pod_from_manifest
 from luna_autoscaler.models.pod import Pod
 from luna_autoscaler.models.resources import CPU, MEMORY, NVIDIA_GPU
 
@@ -73,14 +73,6 @@ POD_GROUP_API_VERSIONS: Mapping[str, GroupKind] = MappingProxyType(
 )
 
 
-def _meta(obj: Json, kind: str) -> tuple[str, str]:
-    meta = _map(obj.get("metadata"), f"{kind}.metadata")
-    name = str(meta.get("name") or "")
-    if not name:
-        raise ManifestError(f"{kind}: metadata.name is required")
-    return str(meta.get("namespace") or ""), name
-
-
 def _count(value: object, where: str, *, default: int) -> int:
     if value is None:
         return default
@@ -122,7 +114,7 @@ def pod_group_from_manifest(obj: Json) -> PodGroup:
     kind = POD_GROUP_API_VERSIONS.get(api_version)
     if kind is None:
         raise ManifestError(f"PodGroup: unknown apiVersion {api_version!r}")
-    namespace, name = _meta(obj, "PodGroup")
+    namespace, name = namespace_and_name(obj, "PodGroup")
     spec = _map(obj.get("spec"), f"PodGroup {namespace}/{name}: spec")
     min_member = _count(spec.get("minMember"), f"PodGroup {namespace}/{name}: spec.minMember", default=1)
     return PodGroup(kind, namespace or "default", name, min_member, str(spec.get("queue") or ""))
@@ -254,7 +246,7 @@ def _amount(value: object, where: str) -> float | None:
 
 def queue_from_manifest(obj: Json) -> Queue:
     """KAI's -1 means unlimited; an omitted quota is 0, an omitted limit unlimited, an omitted weight 1."""
-    _, name = _meta(obj, "Queue")
+    _, name = namespace_and_name(obj, "Queue")
     spec = _map(obj.get("spec"), f"Queue {name}: spec")
     resources = _map(spec.get("resources"), f"Queue {name}: spec.resources")
     parsed: dict[str, QueueResource] = {}
@@ -332,7 +324,7 @@ class ProvisioningRequest:
 
 
 def provisioning_request_from_manifest(obj: Json) -> ProvisioningRequest:
-    namespace, name = _meta(obj, "ProvisioningRequest")
+    namespace, name = namespace_and_name(obj, "ProvisioningRequest")
     where = f"ProvisioningRequest {namespace}/{name}"
     spec = _map(obj.get("spec"), f"{where}: spec")
     pod_sets = []
@@ -375,7 +367,7 @@ class PodTemplate:
 
 
 def pod_template_from_manifest(obj: Json) -> PodTemplate:
-    namespace, name = _meta(obj, "PodTemplate")
+    namespace, name = namespace_and_name(obj, "PodTemplate")
     template = _map(obj.get("template"), f"PodTemplate {namespace}/{name}: template")
     meta = {**_map(template.get("metadata"), "template.metadata"), "name": name, "namespace": namespace or "default"}
     pod = pod_from_manifest({"kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}})
