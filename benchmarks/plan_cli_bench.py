@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/plan_cli_bench.py                 # 1k, 20k and 100k trace pods, JSON input
     .venv/bin/python benchmarks/plan_cli_bench.py --sizes 1000 20000 --format yaml
     .venv/bin/python benchmarks/plan_cli_bench.py --replicas 1000000   # one Deployment of that many replicas
+    .venv/bin/python benchmarks/plan_cli_bench.py --sizes 1000 20000 --rounds 0 10 30 100   # cost vs CPU
 
 The pods are the Alibaba trace rows (every openb_pod_list_*.csv, in file order, renamed `<file>-<row>` and
 cycled with a `-r<k>` suffix past the ~40,000 rows there are) written as one `kind: List` file by
@@ -94,17 +95,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 20_000, 100_000])
     parser.add_argument("--format", choices=("json", "yaml"), default="json")
     parser.add_argument("--replicas", type=int, help="instead: one Deployment with this many replicas")
+    parser.add_argument(
+        "--rounds", type=int, nargs="+", help="planOptimizationRounds values to compare (default: the default)"
+    )
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # internal: write one pod file and stop
     args = parser.parse_args(argv)
     if args.write:
         write_pods(args.write, list(trace_manifests(args.workloads, args.sizes[0])), args.format)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.yaml"
-        config.write_text(yaml.safe_dump(CONFIG))
+        configs: list[tuple[str, Path]] = []
+        for rounds in args.rounds or [None]:
+            config = Path(tmp) / f"config-{rounds}.yaml"
+            extra = {} if rounds is None else {"planOptimizationRounds": rounds}
+            config.write_text(yaml.safe_dump({**CONFIG, **extra}))
+            configs.append(("default" if rounds is None else str(rounds), config))
         print(
-            f"{'pods':>8} {'format':>6} {'file MB':>8} {'sec':>7} {'cpu s':>7} {'pods/s':>8} {'pods/cpu s':>10} "
-            f"{'peak RSS MB':>11} {'nodes':>6}"
+            f"{'pods':>8} {'rounds':>7} {'format':>6} {'file MB':>8} {'sec':>7} {'cpu s':>7} {'pods/s':>8} "
+            f"{'pods/cpu s':>10} {'peak RSS MB':>11} {'nodes':>6} {'$/h':>10}"
         )
         cases: list[tuple[int, Path]] = []
         if args.replicas:
@@ -120,14 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 subprocess.run([*writer, "--format", args.format, "--workloads", str(args.workloads)], check=True)
                 cases.append((size, path))
         results = []
-        for size, path in cases:
-            seconds, cpu, rss_mb, doc = run_plan(path, config)
-            results.append((size, cpu, rss_mb))
-            print(
-                f"{size:>8} {args.format:>6} {path.stat().st_size / 1e6:>8.1f} {seconds:>7.2f} {cpu:>7.2f} "
-                f"{size / seconds:>8.0f} {size / cpu:>10.0f} {rss_mb:>11.0f} {len(doc['nodes']):>6}",
-                flush=True,
-            )
+        for label, config in configs:
+            for size, path in cases:
+                seconds, cpu, rss_mb, doc = run_plan(path, config)
+                if label == configs[0][0]:
+                    results.append((size, cpu, rss_mb))
+                print(
+                    f"{size:>8} {label:>7} {args.format:>6} {path.stat().st_size / 1e6:>8.1f} {seconds:>7.2f} "
+                    f"{cpu:>7.2f} {size / seconds:>8.0f} {size / cpu:>10.0f} {rss_mb:>11.0f} {len(doc['nodes']):>6} "
+                    f"{doc['total_price_usd_per_hour']:>10.2f}",
+                    flush=True,
+                )
         for size, cpu, rss_mb in results:
             if size == 20_000:
                 print(f"Target 20,000 pods >= 5,000 pods/s (of CPU time: the machine is shared): {size / cpu:.0f}")
