@@ -36,6 +36,7 @@ from luna_autoscaler.kube.config_source import (
 from luna_autoscaler.kube.events import EventRecorder
 from luna_autoscaler.kube.metrics import EVICTIONS
 from luna_autoscaler.kube.reflector import Reflector, WatchSettings
+from luna_autoscaler.kube.registration import NodeObjects
 from luna_autoscaler.kube.rest import CallPolicy, KubeApiError, Rest
 from luna_autoscaler.kube.workloads import WorkloadStores
 from luna_autoscaler.models.pod import Pod
@@ -87,6 +88,7 @@ class KubeCluster:
         self._config_report: tuple[ObjectRef, str] | None = None
         self._stopping = threading.Event()
         self.rest = Rest(api_client, policy=self.settings.calls, sleep=sleep or self._stopping.wait)
+        self._node_objects = NodeObjects(self.rest)
         self.cache = ClusterCache()
         self.events = EventRecorder(
             self.rest,
@@ -279,11 +281,7 @@ class KubeCluster:
         return outcome
 
     def delete_node(self, node_name: str) -> None:
-        try:
-            self.rest.call(f"delete node {node_name}", self.rest.core.delete_node, node_name)
-        except KubeApiError as e:
-            if not e.not_found:
-                raise
+        self._node_objects.delete_node(node_name)
 
     def post_event(self, about: ObjectRef, reason: str, message: str, *, warning: bool = False) -> None:
         self.events.post(about, reason, message, warning=warning)
