@@ -157,3 +157,11 @@ class NodeSelector:
         if self.terms:
             parts.append(" OR ".join("(" + ", ".join(str(r) for r in t.requirements) + ")" for t in self.terms))
         return ", ".join(parts)
+
+
+def node_admits(
+    selector: NodeSelector, tolerations: tuple[Toleration, ...], labels: Mapping[str, str], taints: tuple[Taint, ...]
+) -> bool:
+    """What kube-scheduler checks of a node apart from resources: its labels match the pod's node selector and
+    required affinity, and the pod tolerates its NoSchedule/NoExecute taints."""
+    return selector.matches(labels) and tolerates_all(tolerations, taints) is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from luna_autoscaler.models.scheduling import tolerates_all
+from luna_autoscaler.models.scheduling import node_admits
 from luna_autoscaler.planner.classes import PodClass, run_keys
 from luna_autoscaler.planner.types import CapacityNode
 
@@ -30,9 +30,7 @@ def place_on_existing(classes: Sequence[PodClass], nodes: Sequence[CapacityNode]
     )
     for cls in dearest_first:
         sig = cls.signature
-        admitting = [
-            n for n in ordered if sig.selector.matches(n.labels) and tolerates_all(sig.tolerations, n.taints) is None
-        ]
+        admitting = [n for n in ordered if node_admits(sig.selector, sig.tolerations, n.labels, n.taints)]
         if not admitting:
             continue
         while cls.count:

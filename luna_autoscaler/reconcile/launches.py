@@ -38,7 +38,7 @@ from luna_autoscaler.models.catalog import Catalog, Offering
 from luna_autoscaler.models.gpu_mode import GpuMode
 from luna_autoscaler.models.pod import Node, Pod
 from luna_autoscaler.models.resources import Resources
-from luna_autoscaler.models.scheduling import Taint, tolerates_all
+from luna_autoscaler.models.scheduling import Taint, node_admits
 from luna_autoscaler.observability.metrics import Metrics
 from luna_autoscaler.planner.shapes import node_kinds, parse_taint
 from luna_autoscaler.planner.types import CapacityNode, PlannedNode
@@ -118,11 +118,7 @@ _NO_PODS: Mapping[str, Pod] = MappingProxyType({})
 def _admits(pod: Pod, record: LaunchRecord, free: Resources) -> bool:
     """Whether the pod may still go on the launch's node: it fits what is left, the node's labels and taints
     admit it (as kube-scheduler will check)."""
-    return (
-        pod.requests.fits_in(free)
-        and pod.node_selector.matches(record.labels)
-        and tolerates_all(pod.tolerations, record.taints) is None
-    )
+    return pod.requests.fits_in(free) and node_admits(pod.node_selector, pod.tolerations, record.labels, record.taints)
 
 
 @dataclass(frozen=True, slots=True)
